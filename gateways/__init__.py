@@ -1,0 +1,1 @@
+"""The outside world: Telegram, HTTP API, Kafka processes and external service clients."""

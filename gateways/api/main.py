@@ -1,0 +1,42 @@
+"""``trivia-api``: the HTTP API on uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import uvicorn
+from schema.db import bind_database
+from trivia_actors.settings import SettingsError
+
+from gateways.api.app import ApiContext, create_app
+from gateways.process import start_process
+
+logger = logging.getLogger(__name__)
+
+
+def main() -> int:
+    """Serve until SIGTERM/SIGINT; uvicorn stops accepting, finishes in-flight requests, then exits 0."""
+    settings = start_process("api")
+    try:
+        settings.require_jwt_secret()
+    except SettingsError as exc:
+        print(f"api: configuration error: {exc}", file=sys.stderr)
+        return 2
+    database = bind_database(settings.database_url, max_connections=24)
+    app = create_app(ApiContext(settings, database))
+    logger.info("api listening on %s:%d", settings.api_host, settings.api_port)
+    uvicorn.run(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+        lifespan="on",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

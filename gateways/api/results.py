@@ -1,0 +1,113 @@
+"""Wakes long-polling requests: a consumer of the results topic (no group, every partition, from the end).
+
+The database stays the source of truth; this only shortens the wait. A missed wake-up costs at most one
+re-check interval of the long poll, never a result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from kafka.errors import KafkaError
+from kafka.structs import TopicPartition
+from schema.events import EventDecodeError, decode, to_dict
+from trivia_actors.kafka_io import make_consumer
+from trivia_actors.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+RECENT_RESULTS = 20_000
+
+
+class ResultsListener:
+    """Background thread reading ``trivia.results``; ``wait`` resolves when a request's result arrives."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._topic = settings.topic("results")
+        self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+        self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="results-listener", daemon=True)
+        self.ready = threading.Event()
+
+    def start(self) -> None:
+        """Start consuming in the background."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop consuming and wait for the thread."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def recent(self, request_id: str) -> dict[str, Any] | None:
+        """The first result seen for ``request_id`` (the one stored as its status), if still remembered."""
+        with self._lock:
+            return self._recent.get(request_id)
+
+    def register(self, request_id: str) -> asyncio.Event:
+        """An event set when a result for ``request_id`` arrives; call from the event loop."""
+        event = asyncio.Event()
+        with self._lock:
+            self._waiters.setdefault(request_id, []).append((asyncio.get_running_loop(), event))
+        return event
+
+    def unregister(self, request_id: str, event: asyncio.Event) -> None:
+        """Forget a waiter (after it woke or timed out)."""
+        with self._lock:
+            waiters = self._waiters.get(request_id, [])
+            self._waiters[request_id] = [(lp, ev) for lp, ev in waiters if ev is not event]
+            if not self._waiters[request_id]:
+                del self._waiters[request_id]
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._consume()
+            except KafkaError as exc:
+                self.ready.clear()
+                logger.warning("results listener: broker error, reconnecting: %s", type(exc).__name__)
+                self._stop.wait(1.0)
+
+    def _consume(self) -> None:
+        consumer = make_consumer(self._settings, group_id=None, client_id="trivia-api-results",
+                                 auto_offset_reset="latest")
+        try:
+            partitions = None
+            while not partitions and not self._stop.is_set():
+                partitions = consumer.partitions_for_topic(self._topic)
+                if not partitions:
+                    self._stop.wait(0.5)
+            if not partitions:
+                return
+            tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
+            consumer.assign(tps)
+            consumer.seek_to_end(*tps)
+            for tp in tps:
+                consumer.position(tp)
+            self.ready.set()
+            while not self._stop.is_set():
+                for records in consumer.poll(timeout_ms=200).values():
+                    for record in records:
+                        self._deliver(record.value)
+        finally:
+            consumer.close(autocommit=False)
+
+    def _deliver(self, raw: bytes | None) -> None:
+        try:
+            envelope = decode(raw)
+        except EventDecodeError:
+            return
+        with self._lock:
+            if envelope.request_id not in self._recent:
+                self._recent[envelope.request_id] = to_dict(envelope)
+                if len(self._recent) > RECENT_RESULTS:
+                    self._recent.popitem(last=False)
+            waiters = list(self._waiters.get(envelope.request_id, []))
+        for loop, event in waiters:
+            loop.call_soon_threadsafe(event.set)

@@ -1,0 +1,144 @@
+"""The API's own database work: request statuses, game views, client lookups. Runs in a worker pool."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import peewee as pw
+from schema.models import ApiClient, GameQuestion, GameSession, Question, RequestStatus, TelegramUser, utcnow
+
+
+def request_view(row: RequestStatus) -> dict[str, Any]:
+    """The public JSON of a request status."""
+    result = row.result
+    view_result = None
+    if result is not None:
+        view_result = {"type": result.get("type"), **(result.get("payload") or {})}
+    return {
+        "request_id": row.id,
+        "kind": row.kind,
+        "status": row.status,
+        "game_id": row.game_id,
+        "result": view_result,
+        "error": row.error,
+    }
+
+
+class ApiStore:
+    """Every query the API makes; each method is one short unit of work on a pooled connection."""
+
+    def __init__(self, database: pw.Database) -> None:
+        self.database = database
+
+    def create_request(self, *, request_id: str, client_id: str, subject: str, kind: str, game_id: str,
+                       idempotency_key: str | None) -> tuple[RequestStatus, bool]:
+        """Record a pending request; with a known idempotency key, return the earlier one instead."""
+        with self.database.connection_context(), self.database.atomic():
+            if idempotency_key is not None:
+                existing = RequestStatus.get_or_none(
+                    RequestStatus.client_id == client_id, RequestStatus.idempotency_key == idempotency_key
+                )
+                if existing is not None:
+                    return existing, False
+            inserted = (
+                RequestStatus.insert(
+                    id=request_id, client_id=client_id, subject=subject, kind=kind, game_id=game_id,
+                    idempotency_key=idempotency_key, status="pending",
+                )
+                .on_conflict_ignore()
+                .as_rowcount()
+                .execute()
+            )
+            if not inserted and idempotency_key is not None:
+                # Another request with the same key won the race: answer with that one.
+                return RequestStatus.get(
+                    RequestStatus.client_id == client_id, RequestStatus.idempotency_key == idempotency_key
+                ), False
+            return RequestStatus.get_by_id(request_id), True
+
+    def set_status(self, request_id: str, status: str, error: dict[str, str] | None = None) -> None:
+        """Move a request to ``status`` (pending again before a retry, failed when the broker refused)."""
+        with self.database.connection_context():
+            RequestStatus.update(status=status, error=error, updated_at=utcnow()).where(
+                RequestStatus.id == request_id, RequestStatus.status.in_(["pending", "failed"])
+            ).execute()
+
+    def get_request(self, request_id: str) -> RequestStatus | None:
+        """A request status row, or None."""
+        with self.database.connection_context():
+            return RequestStatus.get_or_none(RequestStatus.id == request_id)
+
+    def get_game(self, game_id: str) -> dict[str, Any] | None:
+        """A game as its owner may see it, or None. ``client_id``/``subject`` are for the access check."""
+        with self.database.connection_context():
+            game = (
+                GameSession.select(GameSession, TelegramUser)
+                .join(TelegramUser)
+                .where(GameSession.id == game_id)
+                .first()
+            )
+            if game is None:
+                return None
+            current = None
+            if game.status == "active":
+                row = (
+                    GameQuestion.select(GameQuestion, Question)
+                    .join(Question)
+                    .where(GameQuestion.game == game.id, GameQuestion.position == game.current_no)
+                    .first()
+                )
+                if row is not None:
+                    current = {
+                        "no": row.position,
+                        "text": row.question.text,
+                        "options": row.options,
+                        "category": row.question.category,
+                        "difficulty": row.question.difficulty,
+                    }
+            return {
+                "game_id": game.id,
+                "client_id": game.client_id,
+                "subject": game.owner.subject,
+                "status": game.status,
+                "mode": game.mode,
+                "category": game.category,
+                "difficulty": game.difficulty,
+                "question_count": game.question_count,
+                "current_question_no": game.current_no if game.status == "active" else None,
+                "current_question": current,
+                "score": game.score,
+                "streak": game.streak,
+                "correct_count": game.correct_count,
+                "time_limit_s": game.time_limit_s,
+                "created_at": game.created_at.isoformat() + "Z",
+                "finished_at": game.finished_at.isoformat() + "Z" if game.finished_at else None,
+            }
+
+    def find_client(self, client_id: str) -> ApiClient | None:
+        """An API client by id, or None."""
+        with self.database.connection_context():
+            return ApiClient.get_or_none(ApiClient.client_id == client_id)
+
+    def categories(self) -> list[dict[str, Any]]:
+        """Each category with its question count per difficulty."""
+        with self.database.connection_context():
+            rows = (
+                Question.select(Question.category, Question.difficulty, pw.fn.COUNT(Question.id).alias("n"))
+                .group_by(Question.category, Question.difficulty)
+                .order_by(Question.category)
+            )
+            out: dict[str, dict[str, Any]] = {}
+            for row in rows:
+                entry = out.setdefault(row.category, {"slug": row.category, "questions": 0, "difficulties": {}})
+                entry["questions"] += row.n
+                entry["difficulties"][row.difficulty] = row.n
+            return list(out.values())
+
+    def ping(self) -> bool:
+        """True when the database answers."""
+        try:
+            with self.database.connection_context():
+                self.database.execute_sql("SELECT 1")
+            return True
+        except pw.PeeweeException:
+            return False

@@ -1,0 +1,1 @@
+"""The Telegram side: python-telegram-bot application, handlers, rendering, telebot entry point."""

@@ -1,0 +1,56 @@
+"""``trivia-worker``: the Kafka consumer group that judges, scores and persists game commands."""
+
+from __future__ import annotations
+
+import logging
+
+from kafka.errors import KafkaError
+from schema.db import DatabaseUnavailable, bind_database, wait_for_database
+from trivia_actors.kafka_io import EventProducer, make_producer
+from trivia_actors.worker_runtime import WorkerRuntime
+
+from gateways.observability import OpsServer
+from gateways.process import start_process, stop_event_on_signals
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OPS_PORT = 9101
+
+
+def main() -> int:
+    """Run the worker until SIGTERM/SIGINT, then drain, commit and exit 0."""
+    settings = start_process("worker")
+    stop = stop_event_on_signals()
+    database = bind_database(settings.database_url)
+    try:
+        wait_for_database(database, settings.database_url, timeout_s=settings.db_init_timeout_s)
+    except DatabaseUnavailable as exc:
+        logger.error("%s", exc)
+        return 1
+    try:
+        producer = EventProducer(make_producer(settings))
+    except KafkaError as exc:
+        logger.error("broker unreachable at %s: %s", settings.kafka_bootstrap_servers, type(exc).__name__)
+        return 1
+    runtime = WorkerRuntime(settings, database, producer, evaluators=settings.worker_evaluators)
+    ops = OpsServer(
+        settings.api_host,
+        DEFAULT_OPS_PORT if settings.ops_port is None else settings.ops_port,
+        ready=runtime.is_assigned,
+        alive=runtime.is_alive,
+    ).start()
+    logger.info("worker started (ops port %d, topics prefix %r)", ops.port, settings.kafka_topic_prefix)
+    try:
+        while not stop.wait(1.0):
+            if not runtime.is_alive():
+                logger.error("worker: an actor died; exiting so the supervisor restarts the process")
+                return 1
+    finally:
+        runtime.stop()
+        ops.stop()
+        logger.info("worker stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Data definitions: Peewee models, migrations, the question bank and the event codec."""

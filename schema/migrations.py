@@ -1,0 +1,55 @@
+"""Versioned, idempotent schema migrations; ``apply_migrations`` is safe to run any number of times."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import attrs
+import peewee as pw
+
+from schema.models import ALL_MODELS, SchemaMigration
+
+logger = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class Migration:
+    """One schema step; ``apply`` must leave the database in the same state when re-run."""
+
+    version: int
+    name: str
+    apply: Callable[[pw.Database], None]
+
+
+def _initial_schema(database: pw.Database) -> None:
+    database.create_tables([m for m in ALL_MODELS if m is not SchemaMigration], safe=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _initial_schema),)
+
+
+def apply_migrations(database: pw.Database) -> list[int]:
+    """Apply every migration not yet recorded, in order, under a lock; return the versions applied."""
+    applied: list[int] = []
+    with database.atomic():
+        if isinstance(database, pw.PostgresqlDatabase):
+            # Two initialisers starting together must not race on CREATE TABLE.
+            database.execute_sql("SELECT pg_advisory_xact_lock(727274)")
+        database.create_tables([SchemaMigration], safe=True)
+        done = {row.version for row in SchemaMigration.select(SchemaMigration.version)}
+        for migration in MIGRATIONS:
+            if migration.version in done:
+                continue
+            logger.info("applying migration %d: %s", migration.version, migration.name)
+            migration.apply(database)
+            SchemaMigration.create(version=migration.version, name=migration.name)
+            applied.append(migration.version)
+    return applied
+
+
+def current_version(database: pw.Database) -> int:
+    """The highest applied migration version, 0 on an empty database."""
+    if not database.table_exists(SchemaMigration._meta.table_name):
+        return 0
+    return int(SchemaMigration.select(pw.fn.MAX(SchemaMigration.version)).scalar() or 0)

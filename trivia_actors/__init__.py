@@ -1,0 +1,1 @@
+"""The trivia engine: game rules, actor messages and the actors of every process."""

@@ -1,0 +1,539 @@
+"""The worker's database work: choosing questions, creating games, recording answers idempotently.
+
+Plain code over the Peewee models; the persistence actor is the only caller of the writing methods, the
+question master and evaluators call the read-only ones. Every command yields the result events to publish;
+a command seen before (same game id, same idempotency key) yields the same events again, so a redelivered
+event changes nothing and its result is simply published once more.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import peewee as pw
+
+from schema.events import (
+    AnswerEvaluated,
+    AnswerSubmit,
+    Envelope,
+    GameCreate,
+    GameCreated,
+    GameFinish,
+    GameFinished,
+    GameSummary,
+    HintCreated,
+    HintRequest,
+    Payload,
+    QuestionTimeout,
+    QuestionView,
+    RequestFailed,
+    from_dict,
+    parse_rfc3339,
+    to_dict,
+)
+from schema.models import (
+    Answer,
+    ExportOutbox,
+    GameQuestion,
+    GameSession,
+    Question,
+    RequestStatus,
+    TelegramUser,
+    utcnow,
+)
+from trivia_actors.evaluation import Evaluation, QuestionRecord
+from trivia_actors.rules.scoring import ScoringRules, score_answer
+
+logger = logging.getLogger(__name__)
+
+RESULT_NAMESPACE = uuid.UUID("6f2b0c1e-7d1a-4d0b-9a55-3c1f6e0b2a10")
+# Network and queueing between the question being shown and the answer arriving are not the player's fault.
+LATE_GRACE_S = 2.0
+EXPORT_TARGETS = ("git", "s3")
+MAX_QUESTIONS = 50
+
+
+def result_event(command: Envelope, payload: Payload) -> Envelope:
+    """A result for ``command``; its event id is derived, so a replayed command yields the same event."""
+    event_id = str(uuid.uuid5(RESULT_NAMESPACE, f"{command.request_id}:{payload.TYPE}"))
+    return Envelope(
+        event_id=event_id,
+        request_id=command.request_id,
+        game_id=command.game_id,
+        chat_id=command.chat_id,
+        user_id=command.user_id,
+        payload=payload,
+    )
+
+
+def _failed(command: Envelope, code: str, message: str, question_no: int | None = None) -> Envelope:
+    return result_event(command, RequestFailed(code=code, message=message, question_no=question_no))
+
+
+def _summary(game: GameSession) -> GameSummary:
+    return GameSummary(
+        status=game.status,
+        score=game.score,
+        correct_count=game.correct_count,
+        question_count=game.question_count,
+        best_streak=game.best_streak,
+    )
+
+
+def _naive_utc(value: str) -> dt.datetime:
+    return parse_rfc3339(value).astimezone(dt.UTC).replace(tzinfo=None)
+
+
+class GameStore:
+    """Reads and writes of the worker, each write one transaction."""
+
+    def __init__(self, database: pw.Database, *, scoring: ScoringRules = ScoringRules()) -> None:
+        self.database = database
+        self.scoring = scoring
+        self._rng = random.SystemRandom()
+
+    # --- reads ------------------------------------------------------------------------------------
+
+    def select_questions(
+        self, subject: str, category: str | None, difficulty: str | None, count: int
+    ) -> list[int]:
+        """Question ids for a new game: none the player has seen, until the category runs out."""
+        base = Question.select(Question.id)
+        if category:
+            base = base.where(Question.category == category)
+        if difficulty:
+            base = base.where(Question.difficulty == difficulty)
+        seen = (
+            GameQuestion.select(GameQuestion.question)
+            .join(GameSession)
+            .join(TelegramUser)
+            .where(TelegramUser.subject == subject)
+        )
+        fresh = [row.id for row in base.where(Question.id.not_in(seen)).order_by(pw.fn.Random()).limit(count)]
+        if len(fresh) < count:
+            # The pool is exhausted for this player: repeat the questions seen longest ago.
+            last_seen = (
+                Question.select(Question.id, pw.fn.MAX(GameQuestion.id).alias("last"))
+                .join(GameQuestion)
+                .join(GameSession)
+                .join(TelegramUser)
+                .where(TelegramUser.subject == subject, Question.id.in_(base))
+                .group_by(Question.id)
+                .order_by(pw.SQL("last"))
+                .limit(count - len(fresh))
+            )
+            fresh.extend(row.id for row in last_seen if row.id not in fresh)
+        return fresh
+
+    def question_for(self, game_id: str, position: int) -> QuestionRecord | None:
+        """The question at ``position`` of a game, or None when there is none."""
+        row = (
+            GameQuestion.select(GameQuestion, Question)
+            .join(Question)
+            .where(GameQuestion.game == game_id, GameQuestion.position == position)
+            .first()
+        )
+        if row is None:
+            return None
+        q = row.question
+        return QuestionRecord(
+            question_id=q.id,
+            position=position,
+            text=q.text,
+            answer=q.answer,
+            aliases=tuple(q.aliases or ()),
+            options=tuple(row.options),
+            explanation=q.explanation,
+            category=q.category,
+            difficulty=q.difficulty,
+            numeric_tolerance=q.numeric_tolerance,
+        )
+
+    # --- writes -----------------------------------------------------------------------------------
+
+    def _user(self, subject: str, name: str, telegram_id: int | None) -> TelegramUser:
+        user = TelegramUser.get_or_none(TelegramUser.subject == subject)
+        if user is None:
+            TelegramUser.insert(subject=subject, display_name=name[:200], telegram_id=telegram_id).on_conflict_ignore().execute()
+            user = TelegramUser.get(TelegramUser.subject == subject)
+        elif name and user.display_name != name[:200]:
+            user.display_name = name[:200]
+            user.save(only=[TelegramUser.display_name])
+        return user
+
+    def _finish_request(self, command: Envelope, results: Sequence[Envelope]) -> None:
+        """Record the request's outcome (the first result) in ``request_statuses``."""
+        first = results[0]
+        document = to_dict(first)
+        failed = isinstance(first.payload, RequestFailed)
+        values: dict[str, Any] = {
+            RequestStatus.status: "failed" if failed else "done",
+            RequestStatus.result: None if failed else document,
+            RequestStatus.error: {"code": first.payload.code, "message": first.payload.message}
+            if isinstance(first.payload, RequestFailed)
+            else None,
+            RequestStatus.updated_at: utcnow(),
+            RequestStatus.game_id: command.game_id,
+        }
+        updated = RequestStatus.update(values).where(RequestStatus.id == command.request_id).execute()
+        if not updated:
+            client_id = getattr(command.payload, "client_id", "unknown")
+            RequestStatus.insert(
+                id=command.request_id,
+                client_id=client_id,
+                subject=command.user_id,
+                kind=command.type,
+                game_id=command.game_id,
+                status="failed" if failed else "done",
+                result=values[RequestStatus.result],
+                error=values[RequestStatus.error],
+            ).on_conflict_ignore().execute()
+
+    def _replay(self, command: Envelope) -> list[Envelope] | None:
+        """The results already produced for this request, if it was processed before."""
+        status = RequestStatus.get_or_none(RequestStatus.id == command.request_id)
+        if status is None or status.status not in {"done", "failed"}:
+            return None
+        if status.result is not None:
+            replayed = [from_dict(status.result)]
+            summary = getattr(replayed[0].payload, "summary", None)
+            if summary is not None:
+                replayed.append(result_event(command, GameFinished(summary=summary)))
+            return replayed
+        error = status.error or {}
+        return [_failed(command, str(error.get("code", "failed")), str(error.get("message", "")))]
+
+    def create_game(self, command: Envelope, question_ids: Sequence[int]) -> list[Envelope]:
+        """Create the game with the chosen questions (or return the existing one's ``game.created``)."""
+        create = command.payload
+        assert isinstance(create, GameCreate)
+        with self.database.atomic():
+            replayed = self._replay(command)
+            if replayed is not None:
+                return replayed
+            existing = GameSession.get_or_none(GameSession.id == command.game_id)
+            if existing is not None:
+                results = [self._created_event(command, existing)]
+            elif not question_ids:
+                results = [_failed(command, "no_questions", "no questions match this category and difficulty")]
+            else:
+                results = [self._insert_game(command, create, question_ids)]
+            self._finish_request(command, results)
+            return results
+
+    def _insert_game(self, command: Envelope, create: GameCreate, question_ids: Sequence[int]) -> Envelope:
+        user = self._user(create.subject, create.player_name, create.telegram_id)
+        now = utcnow()
+        game = GameSession.create(
+            id=command.game_id,
+            client_id=create.client_id,
+            owner=user,
+            mode=create.mode,
+            chat_id=command.chat_id,
+            category=create.category,
+            difficulty=create.difficulty,
+            question_count=len(question_ids),
+            time_limit_s=create.time_limit_s,
+            created_at=now,
+            updated_at=now,
+        )
+        questions = {q.id: q for q in Question.select().where(Question.id.in_(list(question_ids)))}
+        rows = []
+        for position, question_id in enumerate(question_ids):
+            options = list(questions[question_id].options)
+            self._rng.shuffle(options)
+            rows.append(
+                {
+                    "game": game.id,
+                    "question": question_id,
+                    "position": position,
+                    "options": options,
+                    "asked_at": now if position == 0 else None,
+                }
+            )
+        GameQuestion.insert_many(rows).execute()
+        return self._created_event(command, game)
+
+    def _created_event(self, command: Envelope, game: GameSession) -> Envelope:
+        rows = (
+            GameQuestion.select(GameQuestion, Question)
+            .join(Question)
+            .where(GameQuestion.game == game.id)
+            .order_by(GameQuestion.position)
+        )
+        views = tuple(
+            QuestionView(
+                no=row.position,
+                text=row.question.text,
+                options=tuple(row.options),
+                category=row.question.category,
+                difficulty=row.question.difficulty,
+            )
+            for row in rows
+        )
+        return result_event(
+            command,
+            GameCreated(question_count=game.question_count, time_limit_s=game.time_limit_s, questions=views),
+        )
+
+    def _locked_game(self, game_id: str) -> GameSession | None:
+        query = GameSession.select().where(GameSession.id == game_id)
+        if isinstance(self.database, pw.PostgresqlDatabase):
+            query = query.for_update()
+        return query.first()
+
+    def record_answer(self, command: Envelope, evaluation: Evaluation | None) -> list[Envelope]:
+        """Score and store one answer in one transaction; a repeated idempotency key changes nothing."""
+        submit = command.payload
+        assert isinstance(submit, AnswerSubmit)
+        with self.database.atomic():
+            replayed = self._replay(command)
+            if replayed is not None:
+                return replayed
+            results = self._record_answer(command, submit, evaluation)
+            self._finish_request(command, results)
+            return results
+
+    def _check_turn(self, command: Envelope, game: GameSession | None, client_id: str, subject: str,
+                    question_no: int) -> Envelope | None:
+        if game is None:
+            return _failed(command, "game_not_found", "no such game", question_no)
+        if game.client_id != client_id or game.owner.subject != subject:
+            return _failed(command, "forbidden", "this game belongs to another player", question_no)
+        if game.status != "active":
+            return _failed(command, "game_over", f"the game is {game.status}", question_no)
+        if question_no != game.current_no:
+            code = "question_closed" if question_no < game.current_no else "question_not_open"
+            return _failed(command, code, f"question {question_no} is not the open question", question_no)
+        return None
+
+    def _record_answer(self, command: Envelope, submit: AnswerSubmit, evaluation: Evaluation | None) -> list[Envelope]:
+        game = self._locked_game(command.game_id)
+        refused = self._check_turn(command, game, submit.client_id, submit.subject, submit.question_no)
+        if refused is not None:
+            return [refused]
+        assert game is not None
+        key = f"{submit.client_id}:{submit.idempotency_key}"
+        if Answer.select().where(Answer.idempotency_key == key).exists():
+            return [_failed(command, "duplicate", "this answer was already recorded", submit.question_no)]
+        if evaluation is None:
+            return [_failed(command, "question_not_found", "the question is missing", submit.question_no)]
+        if evaluation.verdict == "invalid":
+            return [_failed(command, "invalid_option", evaluation.reason, submit.question_no)]
+        gq = GameQuestion.get(GameQuestion.game == game.id, GameQuestion.position == submit.question_no)
+        question = Question.get_by_id(gq.question_id)
+        answered_at = _naive_utc(command.occurred_at)
+        latency_s = max((answered_at - (gq.asked_at or answered_at)).total_seconds(), 0.0)
+        if evaluation.verdict == "close":
+            # A near miss: the player may try again, the question stays open, nothing is scored.
+            return [self._evaluated(command, game, question, gq, evaluation, 0, latency_s, close=True)]
+        correct = evaluation.verdict == "correct" and latency_s <= game.time_limit_s + LATE_GRACE_S
+        scored = score_answer(
+            correct=correct,
+            latency_s=min(latency_s, game.time_limit_s),
+            time_limit_s=game.time_limit_s,
+            difficulty=question.difficulty,
+            streak_before=game.streak,
+            hints_used=_hints_used(game, submit.question_no),
+            rules=self.scoring,
+        )
+        verdict = evaluation.verdict if latency_s <= game.time_limit_s + LATE_GRACE_S else "late"
+        Answer.create(
+            game=game.id,
+            question=question.id,
+            position=submit.question_no,
+            user=game.owner_id,
+            raw_answer=evaluation.given[:4000],
+            verdict=verdict,
+            points=scored.points,
+            latency_ms=round(latency_s * 1000),
+            judged_by=evaluation.judged_by,
+            idempotency_key=key,
+            request_id=command.request_id,
+        )
+        game.score += scored.points
+        game.streak = scored.streak
+        game.best_streak = max(game.best_streak, scored.streak)
+        game.correct_count += 1 if scored.points > 0 else 0
+        TelegramUser.update(
+            answers_count=TelegramUser.answers_count + 1,
+            correct_count=TelegramUser.correct_count + (1 if scored.points > 0 else 0),
+            total_points=TelegramUser.total_points + scored.points,
+            total_latency_ms=TelegramUser.total_latency_ms + round(latency_s * 1000),
+            best_streak=pw.fn.MAX(TelegramUser.best_streak, scored.streak)
+            if isinstance(self.database, pw.SqliteDatabase)
+            else pw.fn.GREATEST(TelegramUser.best_streak, scored.streak),
+        ).where(TelegramUser.id == game.owner_id).execute()
+        evaluated = self._advance(command, game, question, gq, evaluation, verdict, scored.points, latency_s)
+        return evaluated
+
+    def _advance(self, command: Envelope, game: GameSession, question: Question, gq: GameQuestion,
+                 evaluation: Evaluation | None, verdict: str, points: int, latency_s: float | None) -> list[Envelope]:
+        """Close the current question, open the next or finish the game; the events to publish."""
+        now = utcnow()
+        GameQuestion.update(closed_at=now).where(GameQuestion.id == gq.id).execute()
+        game.current_no += 1
+        game.updated_at = now
+        finished = game.current_no >= game.question_count
+        if finished:
+            self._close_game(game, "finished", now)
+        else:
+            GameQuestion.update(asked_at=now).where(
+                GameQuestion.game == game.id, GameQuestion.position == game.current_no
+            ).execute()
+        game.save()
+        assert evaluation is not None or verdict == "timeout"
+        payload = AnswerEvaluated(
+            question_no=gq.position,
+            verdict=verdict,
+            correct_answer=question.answer,
+            correct_option=_index(gq.options, question.answer),
+            given=evaluation.given if evaluation else "",
+            points=points,
+            score=game.score,
+            streak=game.streak,
+            latency_ms=None if latency_s is None else round(latency_s * 1000),
+            explanation=question.explanation,
+            judged_by=evaluation.judged_by if evaluation else "timer",
+            next_question_no=None if finished else game.current_no,
+            summary=_summary(game) if finished else None,
+        )
+        results = [result_event(command, payload)]
+        if finished:
+            results.append(result_event(command, GameFinished(summary=_summary(game))))
+        return results
+
+    def _evaluated(self, command: Envelope, game: GameSession, question: Question, gq: GameQuestion,
+                   evaluation: Evaluation, points: int, latency_s: float, *, close: bool) -> Envelope:
+        return result_event(
+            command,
+            AnswerEvaluated(
+                question_no=gq.position,
+                verdict=evaluation.verdict,
+                correct_answer="" if close else question.answer,
+                correct_option=None,
+                given=evaluation.given,
+                points=points,
+                score=game.score,
+                streak=game.streak,
+                latency_ms=round(latency_s * 1000),
+                explanation="",
+                judged_by=evaluation.judged_by,
+                next_question_no=gq.position,
+            ),
+        )
+
+    def _close_game(self, game: GameSession, status: str, now: dt.datetime) -> None:
+        game.status = status
+        game.finished_at = now
+        TelegramUser.update(games_played=TelegramUser.games_played + 1).where(
+            TelegramUser.id == game.owner_id
+        ).execute()
+        ExportOutbox.insert_many(
+            [{"game": game.id, "target": target, "next_attempt_at": now} for target in EXPORT_TARGETS]
+        ).on_conflict_ignore().execute()
+
+    def record_timeout(self, command: Envelope) -> list[Envelope]:
+        """The open question's time ran out: reveal it, reset the streak, move on."""
+        timeout = command.payload
+        assert isinstance(timeout, QuestionTimeout)
+        with self.database.atomic():
+            replayed = self._replay(command)
+            if replayed is not None:
+                return replayed
+            game = self._locked_game(command.game_id)
+            refused = self._check_turn(command, game, timeout.client_id, timeout.subject, timeout.question_no)
+            if refused is not None:
+                results = [refused]
+            else:
+                assert game is not None
+                gq = GameQuestion.get(GameQuestion.game == game.id, GameQuestion.position == timeout.question_no)
+                question = Question.get_by_id(gq.question_id)
+                game.streak = 0
+                results = self._advance(command, game, question, gq, None, "timeout", 0, None)
+            self._finish_request(command, results)
+            return results
+
+    def request_hint(self, command: Envelope) -> list[Envelope]:
+        """Reveal more letters of the open question's answer; each hint costs part of its points."""
+        request = command.payload
+        assert isinstance(request, HintRequest)
+        with self.database.atomic():
+            replayed = self._replay(command)
+            if replayed is not None:
+                return replayed
+            game = self._locked_game(command.game_id)
+            refused = self._check_turn(command, game, request.client_id, request.subject, request.question_no)
+            if refused is not None:
+                results = [refused]
+            else:
+                assert game is not None
+                gq = GameQuestion.get(GameQuestion.game == game.id, GameQuestion.position == request.question_no)
+                answer = Question.get_by_id(gq.question_id).answer
+                used = min(_hints_used(game, request.question_no) + 1, MAX_HINTS)
+                settings = dict(game.settings or {})
+                hints = dict(settings.get("hints", {}))
+                hints[str(request.question_no)] = used
+                settings["hints"] = hints
+                game.settings = settings
+                game.updated_at = utcnow()
+                game.save()
+                hint = HintCreated(question_no=request.question_no, hint=mask_answer(answer, used), hints_used=used)
+                results = [result_event(command, hint)]
+            self._finish_request(command, results)
+            return results
+
+    def finish_game(self, command: Envelope) -> list[Envelope]:
+        """End a game early at the owner's request."""
+        finish = command.payload
+        assert isinstance(finish, GameFinish)
+        with self.database.atomic():
+            replayed = self._replay(command)
+            if replayed is not None:
+                return replayed
+            game = self._locked_game(command.game_id)
+            if game is None:
+                results = [_failed(command, "game_not_found", "no such game")]
+            elif game.client_id != finish.client_id or game.owner.subject != finish.subject:
+                results = [_failed(command, "forbidden", "this game belongs to another player")]
+            elif game.status != "active":
+                results = [result_event(command, GameFinished(summary=_summary(game)))]
+            else:
+                now = utcnow()
+                self._close_game(game, "stopped", now)
+                game.updated_at = now
+                game.save()
+                results = [result_event(command, GameFinished(summary=_summary(game)))]
+            self._finish_request(command, results)
+            return results
+
+
+MAX_HINTS = 3
+
+
+def _hints_used(game: GameSession, position: int) -> int:
+    return int((game.settings or {}).get("hints", {}).get(str(position), 0))
+
+
+def mask_answer(answer: str, level: int) -> str:
+    """The answer with letters hidden: level 1 shows first letters, each level reveals more."""
+    shown = {0}
+    letters = [i for i, ch in enumerate(answer) if ch.isalnum()]
+    step = {1: 0, 2: 3, 3: 2}.get(level, 2)
+    for word_start in (i for i in letters if i == 0 or not answer[i - 1].isalnum()):
+        shown.add(word_start)
+    if step:
+        shown.update(letters[::step])
+    return "".join(ch if (i in shown or not ch.isalnum()) else "_" for i, ch in enumerate(answer))
+
+
+def _index(options: Sequence[str], answer: str) -> int | None:
+    try:
+        return list(options).index(answer)
+    except ValueError:
+        return None

@@ -1,0 +1,146 @@
+"""Kafka clients with the settings measured in DESIGN.md section 13, and the event producer.
+
+kafka-python 3.0 works against Apache Kafka and against Tansu, the Kafka-compatible broker used here:
+a short ``fetch_max_wait_ms`` (Tansu does not answer a waiting fetch when data arrives) and a short session
+timeout (Tansu completes a group join only after half of it).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from schema.events import Envelope, encode
+from trivia_actors.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+TOPICS = ("commands", "results", "dlq")
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker did not acknowledge in time; the event may be retried with the same ids."""
+
+
+def make_producer(settings: Settings, *, linger_ms: int = 1) -> KafkaProducer:
+    """An idempotent producer that waits for every in-sync replica (acks=all)."""
+    return KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=linger_ms,
+        max_block_ms=3000,
+        request_timeout_ms=5000,
+        retries=5,
+        client_id="trivia-producer",
+    )
+
+
+def make_consumer(settings: Settings, *, group_id: str | None, topics: tuple[str, ...] = (),
+                  client_id: str = "trivia-consumer", auto_offset_reset: str = "earliest") -> KafkaConsumer:
+    """A consumer with manual commits (offsets are committed only after the effect)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
+        group_id=group_id,
+        client_id=client_id,
+        enable_auto_commit=False,
+        auto_offset_reset=auto_offset_reset,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=max(settings.kafka_session_timeout_ms // 4, 250),
+        max_poll_records=500,
+        max_poll_interval_ms=300_000,
+    )
+    if topics:
+        consumer.subscribe(list(topics))
+    return consumer
+
+
+def ensure_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[str]:
+    """Create the commands, results and dlq topics if missing; return the names created."""
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
+        client_id="trivia-admin",
+        request_timeout_ms=int(timeout_s * 1000),
+    )
+    try:
+        existing = set(admin.list_topics())
+        wanted = [settings.topic(name) for name in TOPICS]
+        missing = [name for name in wanted if name not in existing]
+        created: list[str] = []
+        for name in missing:
+            try:
+                admin.create_topics(
+                    [NewTopic(name=name, num_partitions=settings.kafka_partitions, replication_factor=1)]
+                )
+                created.append(name)
+            except TopicAlreadyExistsError:
+                logger.info("topic %s was created concurrently", name)
+        return created
+    finally:
+        admin.close()
+
+
+class EventProducer:
+    """Produces envelopes keyed by game id; thread-safe (kafka-python's producer is)."""
+
+    def __init__(self, producer: KafkaProducer) -> None:
+        self._producer = producer
+        self._closed = threading.Event()
+
+    def send(self, topic: str, envelope: Envelope, on_done: Callable[[BaseException | None], None],
+             *, key: str | None = None) -> None:
+        """Produce without blocking on the ack; ``on_done`` runs on the producer's I/O thread."""
+        try:
+            future = self._producer.send(
+                topic, key=(key or envelope.game_id).encode(), value=encode(envelope)
+            )
+        except KafkaError as exc:
+            on_done(exc)
+            return
+        future.add_callback(lambda _metadata: on_done(None))
+        future.add_errback(on_done)
+
+    def send_raw(self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]],
+                 *, timeout_s: float = 10.0) -> None:
+        """Produce raw bytes (the dead-letter copy of a poison message) and wait for the ack."""
+        try:
+            self._producer.send(topic, key=key, value=value, headers=headers).get(timeout=timeout_s)
+        except KafkaError as exc:
+            raise BrokerUnavailable(f"broker did not acknowledge on {topic}: {type(exc).__name__}") from exc
+
+    def send_and_wait(self, topic: str, envelope: Envelope, *, timeout_s: float = 10.0,
+                      key: str | None = None) -> None:
+        """Produce and block until the broker acknowledges; raise :class:`BrokerUnavailable` if not."""
+        try:
+            self._producer.send(topic, key=(key or envelope.game_id).encode(), value=encode(envelope)).get(
+                timeout=timeout_s
+            )
+        except KafkaError as exc:
+            raise BrokerUnavailable(f"broker did not acknowledge on {topic}: {type(exc).__name__}") from exc
+
+    def flush(self, timeout_s: float = 10.0) -> None:
+        """Wait for every buffered event to be acknowledged."""
+        self._producer.flush(timeout=timeout_s)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Flush and close once."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        try:
+            self._producer.flush(timeout=timeout_s)
+        except KafkaError as exc:
+            logger.warning("producer flush on close failed: %s", type(exc).__name__)
+        self._producer.close(timeout=timeout_s)
+
+
+def describe(exc: BaseException | Any) -> str:
+    """A short error description without payloads or secrets."""
+    return type(exc).__name__ if not str(exc) else f"{type(exc).__name__}: {str(exc)[:200]}"

@@ -1,0 +1,55 @@
+"""Messages between the worker's actors: frozen, each carrying the event (game and request ids) it serves.
+
+``completion`` is the reply channel back to the consumer bridge: the last actor of a chain reports through
+it that the event's effect is done (or failed), which lets the bridge commit the record's offset.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from schema.events import Envelope
+from trivia_actors.evaluation import Evaluation
+from trivia_actors.kafka_bridge import Completion
+
+
+@attrs.frozen(kw_only=True)
+class SelectQuestions:
+    """Choose questions for a new game (``game.create``)."""
+
+    command: Envelope
+    completion: Completion
+
+
+@attrs.frozen(kw_only=True)
+class EvaluateAnswer:
+    """Judge a submitted answer (``answer.submit``)."""
+
+    command: Envelope
+    completion: Completion
+
+
+@attrs.frozen(kw_only=True)
+class CreateGame:
+    """Store a new game with the chosen questions."""
+
+    command: Envelope
+    question_ids: tuple[int, ...]
+    completion: Completion
+
+
+@attrs.frozen(kw_only=True)
+class RecordAnswer:
+    """Score and store a judged answer."""
+
+    command: Envelope
+    evaluation: Evaluation | None
+    completion: Completion
+
+
+@attrs.frozen(kw_only=True)
+class ApplyCommand:
+    """Apply a game command that needs no judging (``question.timeout``, ``game.finish``)."""
+
+    command: Envelope
+    completion: Completion

@@ -1,0 +1,116 @@
+"""The persistence actor: the only code that writes game state through Peewee.
+
+Commands are micro-batched: each message queues its work and, if no flush is queued yet, the actor tells
+itself to flush. Because a pykka inbox is FIFO, the flush runs after every message already waiting, so a
+burst is written in one transaction (one savepoint per command) and a lone command waits for nothing.
+Results are published only after the transaction commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import attrs
+import peewee as pw
+
+from schema.events import Envelope
+from trivia_actors.db_actor import TRANSIENT_DB_ERRORS, DatabaseActor
+from trivia_actors.game_store import GameStore
+from trivia_actors.kafka_bridge import Completion
+from trivia_actors.messages import ApplyCommand, CreateGame, RecordAnswer
+from trivia_actors.metrics import PERSIST_BATCH
+from trivia_actors.publisher import ResultsPublisher
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 200
+
+
+@attrs.frozen
+class _Flush:
+    pass
+
+
+@attrs.frozen
+class _Work:
+    message: CreateGame | RecordAnswer | ApplyCommand
+    received: float
+
+
+class PersistenceActor(DatabaseActor):
+    """Applies game commands in batched transactions and publishes their results."""
+
+    def __init__(self, database: pw.Database, publisher: ResultsPublisher, store: GameStore | None = None) -> None:
+        super().__init__(database)
+        self.store = store or GameStore(database)
+        self.publisher = publisher
+        self._queue: list[_Work] = []
+        self._flush_queued = False
+
+    def on_receive(self, message: Any) -> None:
+        if isinstance(message, CreateGame | RecordAnswer | ApplyCommand):
+            self._queue.append(_Work(message, time.monotonic()))
+            if len(self._queue) >= MAX_BATCH:
+                self._flush()
+            elif not self._flush_queued:
+                self._flush_queued = True
+                self.actor_ref.tell(_Flush())
+        elif isinstance(message, _Flush):
+            self._flush_queued = False
+            self._flush()
+        else:
+            logger.warning("persistence: unexpected message %s", type(message).__name__)
+
+    def _apply(self, message: CreateGame | RecordAnswer | ApplyCommand) -> list[Envelope]:
+        command = message.command
+        if isinstance(message, CreateGame):
+            return self.store.create_game(command, message.question_ids)
+        if isinstance(message, RecordAnswer):
+            return self.store.record_answer(command, message.evaluation)
+        if command.type == "question.timeout":
+            return self.store.record_timeout(command)
+        if command.type == "hint.request":
+            return self.store.request_hint(command)
+        if command.type == "game.finish":
+            return self.store.finish_game(command)
+        raise ValueError(f"persistence cannot apply {command.type}")
+
+    def _flush(self) -> None:
+        batch, self._queue = self._queue, []
+        if not batch:
+            return
+        PERSIST_BATCH.observe(len(batch))
+        outcomes: list[tuple[_Work, list[Envelope] | None]] = []
+        try:
+            self.ensure_connection()
+            with self.database.atomic():
+                for work in batch:
+                    outcomes.append((work, self._apply_one(work)))
+        except TRANSIENT_DB_ERRORS as exc:
+            self.drop_connection()
+            logger.warning("persistence: database unavailable, %d commands will be retried: %s",
+                           len(batch), type(exc).__name__)
+            for work in batch:
+                work.message.completion.fail(f"database unavailable: {type(exc).__name__}", retryable=True)
+            return
+        for work, results in outcomes:
+            if results is not None:
+                self.publisher.publish(work.message.command, results, work.message.completion, work.received)
+
+    def _apply_one(self, work: _Work) -> list[Envelope] | None:
+        """Apply one command inside its own savepoint; settle its completion when it cannot be applied."""
+        completion: Completion = work.message.completion
+        command = work.message.command
+        try:
+            return self._apply(work.message)
+        except pw.IntegrityError as exc:
+            # A concurrent writer stored the same thing first; the retry replays the stored result.
+            completion.fail(f"conflict: {type(exc).__name__}", retryable=True)
+        except TRANSIENT_DB_ERRORS:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one bad command must not sink the batch
+            logger.exception("persistence: game %s request %s failed", command.game_id, command.request_id)
+            completion.fail(f"cannot apply {command.type}: {type(exc).__name__}", retryable=False)
+        return None

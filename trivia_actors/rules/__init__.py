@@ -1,0 +1,1 @@
+"""Game rules as plain code: scoring, answer judging, the game flow."""

@@ -1,0 +1,162 @@
+"""Process configuration: the environment, parsed once into a frozen, typed settings object.
+
+The names are fixed by DESIGN.md section 12 (operators, compose files and outside harnesses rely on them);
+the README lists each with its default. Nothing else in the code reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+
+DEV_ENVIRONMENTS = frozenset({"development", "dev", "test"})
+MIN_JWT_SECRET_BYTES = 32
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable, never its value."""
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{Path('var') / 'trivia.sqlite3'}"
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """Every setting of every process; each process reads only the ones it needs."""
+
+    environment: str = "development"
+    database_url: str = attrs.field(factory=_default_database_url)
+    db_init_timeout_s: float = 30.0
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic_prefix: str = "trivia."
+    kafka_partitions: int = 6
+    kafka_fetch_max_wait_ms: int = 10
+    kafka_session_timeout_ms: int = 10_000
+    api_url: str = "http://127.0.0.1:8000"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    jwt_secret: str | None = attrs.field(default=None, repr=False)
+    jwt_issuer: str = "trivia-platform"
+    jwt_audience: str = "trivia-api"
+    access_token_ttl_s: int = 900
+    telegram_bot_token: str | None = attrs.field(default=None, repr=False)
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = attrs.field(default=None, repr=False)
+    deepseek_api_key: str | None = attrs.field(default=None, repr=False)
+    deepseek_base_url: str = "https://api.deepseek.com"
+    deepseek_model: str = "deepseek-chat"
+    git_remote_url: str | None = None
+    git_token: str | None = attrs.field(default=None, repr=False)
+    git_branch: str = "main"
+    s3_bucket: str | None = None
+    aws_endpoint_url: str | None = None
+    aws_region: str = "us-east-1"
+    lambda_function_name: str | None = None
+    log_level: str = "INFO"
+    log_format: str = "text"
+    ops_port: int | None = None
+    worker_evaluators: int = 4
+    question_time_limit_s: float = 30.0
+    default_question_count: int = 5
+
+    @property
+    def is_development(self) -> bool:
+        """True on a developer's machine or in tests, where embedded defaults are allowed."""
+        return self.environment in DEV_ENVIRONMENTS
+
+    def topic(self, name: str) -> str:
+        """The full topic name for ``commands``, ``results`` or ``dlq``."""
+        return f"{self.kafka_topic_prefix}{name}"
+
+    def require_jwt_secret(self) -> str:
+        """The HS256 secret, refused when missing or shorter than 32 bytes."""
+        if not self.jwt_secret:
+            raise SettingsError("JWT_SECRET is required (at least 32 bytes)")
+        if len(self.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+            raise SettingsError("JWT_SECRET is too short: it must be at least 32 bytes")
+        return self.jwt_secret
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number") from None
+
+
+def _opt(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _str(env: Mapping[str, str], name: str, default: str) -> str:
+    return _opt(env, name) or default
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Parse the environment (``os.environ`` unless given) into a :class:`Settings`."""
+    env = os.environ if environ is None else environ
+    defaults = Settings()
+    log_format = _str(env, "LOG_FORMAT", defaults.log_format).lower()
+    if log_format not in {"text", "json"}:
+        raise SettingsError("LOG_FORMAT must be 'text' or 'json'")
+    settings = Settings(
+        environment=_str(env, "TRIVIA_ENV", defaults.environment).lower(),
+        database_url=_str(env, "DATABASE_URL", defaults.database_url),
+        db_init_timeout_s=_float(env, "DB_INIT_TIMEOUT", defaults.db_init_timeout_s),
+        kafka_bootstrap_servers=_str(env, "KAFKA_BOOTSTRAP_SERVERS", defaults.kafka_bootstrap_servers),
+        kafka_topic_prefix=env.get("KAFKA_TOPIC_PREFIX", defaults.kafka_topic_prefix),
+        kafka_partitions=_int(env, "KAFKA_PARTITIONS", defaults.kafka_partitions),
+        kafka_fetch_max_wait_ms=_int(env, "KAFKA_FETCH_MAX_WAIT_MS", defaults.kafka_fetch_max_wait_ms),
+        kafka_session_timeout_ms=_int(env, "KAFKA_SESSION_TIMEOUT_MS", defaults.kafka_session_timeout_ms),
+        api_url=_str(env, "API_URL", defaults.api_url).rstrip("/"),
+        api_host=_str(env, "API_HOST", defaults.api_host),
+        api_port=_int(env, "API_PORT", defaults.api_port),
+        jwt_secret=_opt(env, "JWT_SECRET"),
+        jwt_issuer=_str(env, "JWT_ISSUER", defaults.jwt_issuer),
+        jwt_audience=_str(env, "JWT_AUDIENCE", defaults.jwt_audience),
+        access_token_ttl_s=_int(env, "ACCESS_TOKEN_TTL", defaults.access_token_ttl_s),
+        telegram_bot_token=_opt(env, "TELEGRAM_BOT_TOKEN"),
+        telegram_api_base_url=_str(env, "TELEGRAM_API_BASE_URL", defaults.telegram_api_base_url),
+        telegram_webhook_url=_opt(env, "TELEGRAM_WEBHOOK_URL"),
+        telegram_webhook_secret=_opt(env, "TELEGRAM_WEBHOOK_SECRET"),
+        deepseek_api_key=_opt(env, "DEEPSEEK_API_KEY"),
+        deepseek_base_url=_str(env, "DEEPSEEK_BASE_URL", defaults.deepseek_base_url).rstrip("/"),
+        deepseek_model=_str(env, "DEEPSEEK_MODEL", defaults.deepseek_model),
+        git_remote_url=_opt(env, "GIT_REMOTE_URL"),
+        git_token=_opt(env, "GIT_TOKEN"),
+        git_branch=_str(env, "GIT_BRANCH", defaults.git_branch),
+        s3_bucket=_opt(env, "S3_BUCKET"),
+        aws_endpoint_url=_opt(env, "AWS_ENDPOINT_URL"),
+        aws_region=_str(env, "AWS_REGION", defaults.aws_region),
+        lambda_function_name=_opt(env, "LAMBDA_FUNCTION_NAME"),
+        log_level=_str(env, "LOG_LEVEL", defaults.log_level).upper(),
+        log_format=log_format,
+        ops_port=_int(env, "OPS_PORT", -1) if env.get("OPS_PORT", "").strip() else None,
+        worker_evaluators=_int(env, "WORKER_EVALUATORS", defaults.worker_evaluators),
+        question_time_limit_s=_float(env, "QUESTION_TIME_LIMIT", defaults.question_time_limit_s),
+        default_question_count=_int(env, "DEFAULT_QUESTION_COUNT", defaults.default_question_count),
+    )
+    if settings.kafka_partitions < 1:
+        raise SettingsError("KAFKA_PARTITIONS must be at least 1")
+    if settings.telegram_webhook_url and not settings.telegram_webhook_secret:
+        raise SettingsError("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_WEBHOOK_URL is set")
+    return settings

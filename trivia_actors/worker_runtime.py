@@ -1,0 +1,114 @@
+"""The worker's actor system: start in dependency order, route commands, drain and stop in reverse."""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import peewee as pw
+import pykka
+from kafka import KafkaConsumer
+
+from schema.events import COMMAND_TYPES, Envelope
+from trivia_actors.evaluator import EvaluatorActor
+from trivia_actors.kafka_bridge import Completion, ConsumerBridgeActor
+from trivia_actors.kafka_io import EventProducer, make_consumer
+from trivia_actors.messages import ApplyCommand, EvaluateAnswer, SelectQuestions
+from trivia_actors.persistence import PersistenceActor
+from trivia_actors.publisher import ResultsPublisher
+from trivia_actors.questions import QuestionMasterActor
+from trivia_actors.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+WORKER_GROUP = "trivia-worker"
+START_TIMEOUT_S = 10.0
+
+
+class CommandRouter:
+    """Routes each command to the actor chain that applies it; answers of one game keep their order."""
+
+    def __init__(self, questions: pykka.ActorRef[Any], evaluators: list[pykka.ActorRef[Any]],
+                 persistence: pykka.ActorRef[Any]) -> None:
+        self.questions = questions
+        self.evaluators = evaluators
+        self.persistence = persistence
+
+    def __call__(self, command: Envelope, completion: Completion) -> None:
+        kind = command.type
+        if kind not in COMMAND_TYPES:
+            completion.fail(f"{kind} is not a command", retryable=False)
+        elif kind == "game.create":
+            self.questions.tell(SelectQuestions(command=command, completion=completion))
+        elif kind == "answer.submit":
+            index = zlib.crc32(command.game_id.encode()) % len(self.evaluators)
+            self.evaluators[index].tell(EvaluateAnswer(command=command, completion=completion))
+        else:
+            self.persistence.tell(ApplyCommand(command=command, completion=completion))
+
+
+class WorkerRuntime:
+    """Owns the worker's actors; ``stop`` drains in-flight commands before committing and stopping."""
+
+    def __init__(self, settings: Settings, database: pw.Database, producer: EventProducer, *,
+                 evaluators: int = 4,
+                 consumer_factory: Callable[[], KafkaConsumer] | None = None) -> None:
+        self.settings = settings
+        self.producer = producer
+        self._started: list[pykka.ActorRef[Any]] = []
+        publisher = ResultsPublisher(producer, settings.topic("results"))
+        self.persistence = self._start(PersistenceActor.start(database, publisher))
+        self.evaluators = [self._start(EvaluatorActor.start(database, self.persistence)) for _ in range(evaluators)]
+        self.questions = self._start(QuestionMasterActor.start(database, self.persistence))
+        router = CommandRouter(self.questions, self.evaluators, self.persistence)
+        factory = consumer_factory or (lambda: make_consumer(settings, group_id=WORKER_GROUP, client_id="trivia-worker"))
+        self.bridge = self._start(
+            ConsumerBridgeActor.start(
+                name="worker",
+                consumer_factory=factory,
+                topics=(settings.topic("commands"),),
+                dispatch=router,
+                dlq=producer,
+                dlq_topic=settings.topic("dlq"),
+            )
+        )
+
+    def _start(self, ref: pykka.ActorRef[Any]) -> pykka.ActorRef[Any]:
+        self._started.append(ref)
+        return ref
+
+    def is_alive(self) -> bool:
+        """True while every actor runs."""
+        return all(ref.is_alive() for ref in self._started)
+
+    def is_assigned(self) -> bool:
+        """True once the consumer has joined its group and holds partitions."""
+        try:
+            return bool(self.bridge.ask("is_assigned", timeout=2))
+        except pykka.ActorDeadError:
+            return False
+
+    def stop(self, *, drain_timeout_s: float = 15.0) -> None:
+        """Stop taking commands, let in-flight ones finish and commit, then stop every actor."""
+        deadline = time.monotonic() + drain_timeout_s
+        try:
+            remaining = self.bridge.ask("drain", timeout=5)
+            while remaining and time.monotonic() < deadline:
+                time.sleep(0.05)
+                remaining = self.bridge.ask("in_flight", timeout=5)
+            if remaining:
+                logger.warning("worker: %d commands still in flight at shutdown; they will be redelivered", remaining)
+        except (pykka.ActorDeadError, pykka.Timeout) as exc:
+            logger.warning("worker: drain failed: %s", type(exc).__name__)
+        for ref in reversed(self._started):
+            try:
+                ref.stop(timeout=10)
+            except pykka.Timeout:
+                logger.warning("worker: actor %s did not stop in time", ref)
+        survivors = [ref for ref in self._started if ref.is_alive()]
+        if survivors:
+            logger.warning("worker: %d actors survived shutdown", len(survivors))
+        self.producer.close()
