@@ -10,11 +10,10 @@ import argparse
 import json
 import sys
 
-from schema.db import bind_database
-from schema.models import ApiClient
-
 from gateways.api.auth import SCOPES, TokenService, hash_secret, new_client_credentials
 from gateways.process import start_process
+from schema.db import bind_database
+from schema.models import ApiClient
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,12 +7,12 @@ import logging
 import time
 
 from kafka.errors import KafkaError
+
+from gateways.process import start_process
 from schema.bank import BankError, load_bank, seed_questions
 from schema.db import DatabaseUnavailable, bind_database, describe_target, wait_for_database
 from schema.migrations import apply_migrations
 from trivia_actors.kafka_io import ensure_topics
-
-from gateways.process import start_process
 
 logger = logging.getLogger(__name__)
 

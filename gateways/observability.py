@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -45,7 +46,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line with the record's extra fields (request_id, game_id, ...)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        document = {
+        document: dict[str, Any] = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
@@ -94,7 +95,7 @@ class OpsServer:
         checks = {"/healthz": alive, "/readyz": ready}
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
                     body, status, ctype = generate_latest(), 200, CONTENT_TYPE_LATEST
@@ -103,14 +104,15 @@ class OpsServer:
                     body = json.dumps({"status": "ok" if ok else "unavailable"}).encode()
                     status, ctype = (200 if ok else 503), "application/json"
                 else:
-                    body, status, ctype = b'{"error":{"code":"not_found","message":"no such path"}}', 404, "application/json"
+                    body = b'{"error":{"code":"not_found","message":"no such path"}}'
+                    status, ctype = 404, "application/json"
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+            def log_message(self, format: str, *args: object) -> None:
                 return
 
         self._server = ThreadingHTTPServer((host, port), Handler)

@@ -8,9 +8,8 @@ import sys
 import threading
 from types import FrameType
 
-from trivia_actors.settings import Settings, SettingsError, load_settings
-
 from gateways.observability import configure_logging
+from trivia_actors.settings import Settings, SettingsError, load_settings
 
 logger = logging.getLogger(__name__)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 from kafka.errors import KafkaError
-from schema.db import DatabaseUnavailable, bind_database, wait_for_database
-from trivia_actors.kafka_io import EventProducer, make_producer
-from trivia_actors.worker_runtime import WorkerRuntime
 
 from gateways.observability import OpsServer
 from gateways.process import start_process, stop_event_on_signals
+from schema.db import DatabaseUnavailable, bind_database, wait_for_database
+from trivia_actors.kafka_io import EventProducer, make_producer
+from trivia_actors.worker_runtime import WorkerRuntime
 
 logger = logging.getLogger(__name__)
 

@@ -45,15 +45,16 @@ def make_database(url: str, *, max_connections: int = 32) -> pw.Database:
         path = raw_path or ":memory:"
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return pw.SqliteDatabase(
+        sqlite: pw.Database = pw.SqliteDatabase(
             path,
             pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10_000, "synchronous": 1},
             timeout=10,
             autoconnect=False,
             check_same_thread=False,
         )
+        return sqlite
     if scheme in {"postgres", "postgresql"}:
-        return PooledPostgresqlDatabase(
+        pooled: pw.Database = PooledPostgresqlDatabase(
             unquote(parts.path.lstrip("/")) or "postgres",
             host=parts.hostname or "127.0.0.1",
             port=parts.port or 5432,
@@ -65,6 +66,7 @@ def make_database(url: str, *, max_connections: int = 32) -> pw.Database:
             autoconnect=False,
             connect_timeout=3,
         )
+        return pooled
     raise ValueError(f"unsupported DATABASE_URL scheme {parts.scheme!r}: use postgresql:// or sqlite:///")
 
 

@@ -92,9 +92,9 @@ def _naive_utc(value: str) -> dt.datetime:
 class GameStore:
     """Reads and writes of the worker, each write one transaction."""
 
-    def __init__(self, database: pw.Database, *, scoring: ScoringRules = ScoringRules()) -> None:
+    def __init__(self, database: pw.Database, *, scoring: ScoringRules | None = None) -> None:
         self.database = database
-        self.scoring = scoring
+        self.scoring = scoring or ScoringRules()
         self._rng = random.SystemRandom()
 
     # --- reads ------------------------------------------------------------------------------------
@@ -159,7 +159,9 @@ class GameStore:
     def _user(self, subject: str, name: str, telegram_id: int | None) -> TelegramUser:
         user = TelegramUser.get_or_none(TelegramUser.subject == subject)
         if user is None:
-            TelegramUser.insert(subject=subject, display_name=name[:200], telegram_id=telegram_id).on_conflict_ignore().execute()
+            TelegramUser.insert(
+                subject=subject, display_name=name[:200], telegram_id=telegram_id
+            ).on_conflict_ignore().execute()
             user = TelegramUser.get(TelegramUser.subject == subject)
         elif name and user.display_name != name[:200]:
             user.display_name = name[:200]
@@ -171,7 +173,7 @@ class GameStore:
         first = results[0]
         document = to_dict(first)
         failed = isinstance(first.payload, RequestFailed)
-        values: dict[str, Any] = {
+        values: dict[Any, Any] = {
             RequestStatus.status: "failed" if failed else "done",
             RequestStatus.result: None if failed else document,
             RequestStatus.error: {"code": first.payload.code, "message": first.payload.message}
@@ -285,7 +287,8 @@ class GameStore:
         query = GameSession.select().where(GameSession.id == game_id)
         if isinstance(self.database, pw.PostgresqlDatabase):
             query = query.for_update()
-        return query.first()
+        game: GameSession | None = query.first()
+        return game
 
     def record_answer(self, command: Envelope, evaluation: Evaluation | None) -> list[Envelope]:
         """Score and store one answer in one transaction; a repeated idempotency key changes nothing."""
@@ -326,7 +329,7 @@ class GameStore:
         if evaluation.verdict == "invalid":
             return [_failed(command, "invalid_option", evaluation.reason, submit.question_no)]
         gq = GameQuestion.get(GameQuestion.game == game.id, GameQuestion.position == submit.question_no)
-        question = Question.get_by_id(gq.question_id)
+        question = Question.get_by_id(_question_id(gq))
         answered_at = _naive_utc(command.occurred_at)
         latency_s = max((answered_at - (gq.asked_at or answered_at)).total_seconds(), 0.0)
         if evaluation.verdict == "close":
@@ -347,7 +350,7 @@ class GameStore:
             game=game.id,
             question=question.id,
             position=submit.question_no,
-            user=game.owner_id,
+            user=_owner_id(game),
             raw_answer=evaluation.given[:4000],
             verdict=verdict,
             points=scored.points,
@@ -368,7 +371,7 @@ class GameStore:
             best_streak=pw.fn.MAX(TelegramUser.best_streak, scored.streak)
             if isinstance(self.database, pw.SqliteDatabase)
             else pw.fn.GREATEST(TelegramUser.best_streak, scored.streak),
-        ).where(TelegramUser.id == game.owner_id).execute()
+        ).where(TelegramUser.id == _owner_id(game)).execute()
         evaluated = self._advance(command, game, question, gq, evaluation, verdict, scored.points, latency_s)
         return evaluated
 
@@ -432,7 +435,7 @@ class GameStore:
         game.status = status
         game.finished_at = now
         TelegramUser.update(games_played=TelegramUser.games_played + 1).where(
-            TelegramUser.id == game.owner_id
+            TelegramUser.id == _owner_id(game)
         ).execute()
         ExportOutbox.insert_many(
             [{"game": game.id, "target": target, "next_attempt_at": now} for target in EXPORT_TARGETS]
@@ -453,7 +456,7 @@ class GameStore:
             else:
                 assert game is not None
                 gq = GameQuestion.get(GameQuestion.game == game.id, GameQuestion.position == timeout.question_no)
-                question = Question.get_by_id(gq.question_id)
+                question = Question.get_by_id(_question_id(gq))
                 game.streak = 0
                 results = self._advance(command, game, question, gq, None, "timeout", 0, None)
             self._finish_request(command, results)
@@ -474,7 +477,7 @@ class GameStore:
             else:
                 assert game is not None
                 gq = GameQuestion.get(GameQuestion.game == game.id, GameQuestion.position == request.question_no)
-                answer = Question.get_by_id(gq.question_id).answer
+                answer = Question.get_by_id(_question_id(gq)).answer
                 used = min(_hints_used(game, request.question_no) + 1, MAX_HINTS)
                 settings = dict(game.settings or {})
                 hints = dict(settings.get("hints", {}))
@@ -514,6 +517,16 @@ class GameStore:
 
 
 MAX_HINTS = 3
+
+
+def _owner_id(game: GameSession) -> int:
+    """The owner's key without loading the owner row."""
+    return int(game.__data__["owner"])
+
+
+def _question_id(row: GameQuestion) -> int:
+    """The question's key without loading the question row."""
+    return int(row.__data__["question"])
 
 
 def _hints_used(game: GameSession, position: int) -> int:

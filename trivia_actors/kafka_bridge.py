@@ -260,7 +260,7 @@ class ConsumerBridgeActor(pykka.ThreadingActor):
         completion = Completion(self.actor_ref, ref)
         try:
             self._dispatch(entry.envelope, completion)
-        except Exception as exc:  # noqa: BLE001 - a dispatch bug must not stop the consumer
+        except Exception as exc:
             logger.exception("%s: dispatch of %s failed", self.name, entry.envelope.event_id)
             completion.fail(f"dispatch failed: {describe(exc)}", retryable=False)
 

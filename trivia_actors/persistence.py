@@ -110,7 +110,7 @@ class PersistenceActor(DatabaseActor):
             completion.fail(f"conflict: {type(exc).__name__}", retryable=True)
         except TRANSIENT_DB_ERRORS:
             raise
-        except Exception as exc:  # noqa: BLE001 - one bad command must not sink the batch
+        except Exception as exc:
             logger.exception("persistence: game %s request %s failed", command.game_id, command.request_id)
             completion.fail(f"cannot apply {command.type}: {type(exc).__name__}", retryable=False)
         return None

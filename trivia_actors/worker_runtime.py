@@ -64,7 +64,9 @@ class WorkerRuntime:
         self.evaluators = [self._start(EvaluatorActor.start(database, self.persistence)) for _ in range(evaluators)]
         self.questions = self._start(QuestionMasterActor.start(database, self.persistence))
         router = CommandRouter(self.questions, self.evaluators, self.persistence)
-        factory = consumer_factory or (lambda: make_consumer(settings, group_id=WORKER_GROUP, client_id="trivia-worker"))
+        factory = consumer_factory or (
+            lambda: make_consumer(settings, group_id=WORKER_GROUP, client_id="trivia-worker")
+        )
         self.bridge = self._start(
             ConsumerBridgeActor.start(
                 name="worker",

@@ -7,6 +7,7 @@ event loop never waits on it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import threading
@@ -21,21 +22,21 @@ from urllib.parse import parse_qsl
 import peewee as pw
 from kafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from schema.events import AnswerSubmit, Envelope, GameCreate, GameFinish, HintRequest, Payload
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from trivia_actors.kafka_io import BrokerUnavailable, EventProducer, make_producer
-from trivia_actors.metrics import HTTP_REQUESTS, HTTP_SECONDS
-from trivia_actors.settings import Settings
 
 from gateways.api import validation as v
 from gateways.api.auth import AuthError, Principal, TokenService, verify_secret
 from gateways.api.errors import ApiError, unavailable
 from gateways.api.results import ResultsListener
 from gateways.api.store import ApiStore, request_view
+from schema.events import AnswerSubmit, Envelope, GameCreate, GameFinish, HintRequest, Payload
+from trivia_actors.kafka_io import BrokerUnavailable, EventProducer, make_producer
+from trivia_actors.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from trivia_actors.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -384,10 +385,8 @@ async def get_request(request: Request) -> Response:
             if row.status in {"done", "failed"} or remaining <= 0:
                 return JSONResponse(request_view(row))
             if event is not None:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(event.wait(), timeout=min(remaining, RECHECK_S * 4))
-                except TimeoutError:
-                    pass
             else:
                 await asyncio.sleep(min(remaining, RECHECK_S))
         finally:
@@ -469,7 +468,7 @@ class ApiMiddleware:
             await self.app(scope, receive, send_wrapper)
         except ApiError as exc:
             await exc.response()(scope, receive, send_wrapper)
-        except Exception:  # noqa: BLE001 - the last line of defence: log it, show no internals
+        except Exception:
             logger.exception("request %s %s failed", request_id, scope.get("path"))
             if not response_started[0]:
                 await ApiError(500, "internal_error", "internal error").response()(scope, receive, send_wrapper)
@@ -499,8 +498,6 @@ def create_app(context: ApiContext) -> Starlette:
             yield
         finally:
             await asyncio.get_running_loop().run_in_executor(None, context.close)
-
-    wrap: Callable[[Callable[[Request], Awaitable[Response]]], Callable[[Request], Awaitable[Response]]]
 
     def wrap(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         async def handler(request: Request) -> Response:

@@ -6,11 +6,11 @@ import logging
 import sys
 
 import uvicorn
-from schema.db import bind_database
-from trivia_actors.settings import SettingsError
 
 from gateways.api.app import ApiContext, create_app
 from gateways.process import start_process
+from schema.db import bind_database
+from trivia_actors.settings import SettingsError
 
 logger = logging.getLogger(__name__)
 

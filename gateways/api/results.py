@@ -14,6 +14,7 @@ from typing import Any
 
 from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
+
 from schema.events import EventDecodeError, decode, to_dict
 from trivia_actors.kafka_io import make_consumer
 from trivia_actors.settings import Settings

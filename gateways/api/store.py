@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import peewee as pw
+
 from schema.models import ApiClient, GameQuestion, GameSession, Question, RequestStatus, TelegramUser, utcnow
 
 
@@ -126,12 +127,14 @@ class ApiStore:
                 Question.select(Question.category, Question.difficulty, pw.fn.COUNT(Question.id).alias("n"))
                 .group_by(Question.category, Question.difficulty)
                 .order_by(Question.category)
+                .dicts()
             )
             out: dict[str, dict[str, Any]] = {}
-            for row in rows:
-                entry = out.setdefault(row.category, {"slug": row.category, "questions": 0, "difficulties": {}})
-                entry["questions"] += row.n
-                entry["difficulties"][row.difficulty] = row.n
+            for raw in rows:
+                row: dict[str, Any] = raw  # type: ignore[assignment]  # peewee types .dicts() rows as models
+                entry = out.setdefault(row["category"], {"slug": row["category"], "questions": 0, "difficulties": {}})
+                entry["questions"] += row["n"]
+                entry["difficulties"][row["difficulty"]] = row["n"]
             return list(out.values())
 
     def ping(self) -> bool:

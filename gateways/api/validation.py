@@ -65,7 +65,9 @@ def _clean_text(value: str) -> str:
     return value
 
 
-def string(max_length: int, *, min_length: int = 1, choices: tuple[str, ...] | None = None) -> Callable[[Any, str], str]:
+def string(
+    max_length: int, *, min_length: int = 1, choices: tuple[str, ...] | None = None
+) -> Callable[[Any, str], str]:
     """A string of bounded length (and optionally one of ``choices``)."""
     def check(value: Any, _path: str) -> str:
         if not isinstance(value, str):

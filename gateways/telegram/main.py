@@ -1,0 +1,123 @@
+"""``trivia-telebot``: the Telegram bot process (polling by default), hosting the session actors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from telegram.ext import Application, ApplicationBuilder
+
+from gateways.api.auth import TokenService
+from gateways.bridge import LoopBridge
+from gateways.observability import OpsServer
+from gateways.process import start_process
+from gateways.telegram.api_client import HttpGameApi
+from gateways.telegram.bot import BotHandlers
+from gateways.telegram.outbox import TelegramOutbox
+from trivia_actors.kafka_bridge import Completion, ConsumerBridgeActor
+from trivia_actors.kafka_io import EventProducer, make_consumer, make_producer
+from trivia_actors.session_manager import SessionManagerActor
+from trivia_actors.session_messages import ResultArrived
+from trivia_actors.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+TELEBOT_GROUP = "trivia-telebot"
+DEFAULT_OPS_PORT = 9102
+STANDIN_TOKEN = "1000000:local-standin-token"  # noqa: S105 - the stand-in accepts any token
+STANDIN_BASE_URL = "http://127.0.0.1:8081/bot"
+
+
+def bot_endpoint(settings: Settings) -> tuple[str, str]:
+    """(token, Bot API base URL): without a token, the local stand-in."""
+    if settings.telegram_bot_token:
+        return settings.telegram_bot_token, settings.telegram_api_base_url
+    base = settings.telegram_api_base_url
+    if base.startswith("https://api.telegram.org"):
+        base = STANDIN_BASE_URL
+    return STANDIN_TOKEN, base
+
+
+def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The PTB application pointed at Telegram or the stand-in."""
+    token, base_url = bot_endpoint(settings)
+    file_url = base_url[: -len("/bot")] + "/file/bot" if base_url.endswith("/bot") else base_url
+    return (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(base_url)
+        .base_file_url(file_url)
+        .concurrent_updates(True)
+        .connection_pool_size(64)
+        .build()
+    )
+
+
+def service_token(settings: Settings) -> str:
+    """The telebot's service token for the API (minted from JWT_SECRET; never logged)."""
+    return TokenService(settings).issue(client_id="telebot", subject="service:telebot", scopes=("service",),
+                                        ttl_s=365 * 24 * 3600)
+
+
+async def run(settings: Settings) -> int:
+    """Run until SIGTERM/SIGINT: stop polling, drain the outbox, commit offsets, exit 0."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    application = build_application(settings)
+    await application.initialize()
+    outbox = TelegramOutbox(application.bot, LoopBridge(loop))
+    api = HttpGameApi(settings.api_url, service_token(settings))
+    manager = SessionManagerActor.start(outbox=outbox, api=api)
+
+    def dispatch(event: Any, completion: Completion) -> None:
+        manager.tell(ResultArrived(event=event, completion=completion))
+
+    producer = EventProducer(make_producer(settings))
+    bridge = ConsumerBridgeActor.start(
+        name="telebot",
+        consumer_factory=lambda: make_consumer(settings, group_id=TELEBOT_GROUP, client_id="trivia-telebot",
+                                               auto_offset_reset="latest"),
+        topics=(settings.topic("results"),),
+        dispatch=dispatch,
+        dlq=producer,
+        dlq_topic=settings.topic("dlq"),
+    )
+    ops = OpsServer(settings.api_host, DEFAULT_OPS_PORT if settings.ops_port is None else settings.ops_port,
+                    ready=lambda: bridge.is_alive() and bool(bridge.ask("is_assigned", timeout=2)),
+                    alive=lambda: manager.is_alive() and bridge.is_alive()).start()
+    handlers = BotHandlers(manager, default_question_count=settings.default_question_count)
+    handlers.install(application)
+    outbox.start()
+    await application.start()
+    assert application.updater is not None
+    await application.updater.start_polling(poll_interval=0.0, timeout=10, drop_pending_updates=False)
+    me = application.bot.username if application.bot else "?"
+    logger.info("telebot @%s polling (ops port %d)", me, ops.port)
+    await stop.wait()
+    logger.info("telebot shutting down")
+    await application.updater.stop()
+    await application.stop()
+    await asyncio.to_thread(bridge.ask, "drain", timeout=5)
+    await outbox.drain(timeout_s=10)
+    await asyncio.to_thread(bridge.stop, timeout=10)
+    await asyncio.to_thread(manager.stop, timeout=10)
+    await asyncio.to_thread(api.stop)
+    await outbox.stop()
+    await application.shutdown()
+    await asyncio.to_thread(producer.close)
+    ops.stop()
+    return 0
+
+
+def main() -> int:
+    """Entry point."""
+    settings = start_process("telebot")
+    return asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

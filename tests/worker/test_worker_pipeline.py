@@ -1,0 +1,105 @@
+"""The worker against the real broker and PostgreSQL: game creation, idempotent scoring, the DLQ."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from schema.events import AnswerSubmit, Envelope, GameCreate, new_id
+from schema.models import Answer, GameSession, RequestStatus
+from tests.kafka_helpers import CommandWriter, TopicReader
+from trivia_actors.kafka_io import EventProducer, ensure_topics, make_producer
+from trivia_actors.worker_runtime import WorkerRuntime
+
+
+@pytest.fixture
+def worker(settings, database):
+    ensure_topics(settings)
+    runtime = WorkerRuntime(settings, database, EventProducer(make_producer(settings)), evaluators=2)
+    deadline = time.monotonic() + 20
+    while not runtime.is_assigned() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert runtime.is_assigned(), "worker never joined its consumer group"
+    yield runtime
+    runtime.stop()
+
+
+@pytest.fixture
+def kafka(settings, worker):
+    writer = CommandWriter(settings)
+    results = TopicReader(settings, "results")
+    dlq = TopicReader(settings, "dlq")
+    yield writer, results, dlq
+    writer.close()
+    results.close()
+    dlq.close()
+
+
+def _create(writer: CommandWriter, results: TopicReader, subject: str, count: int = 3) -> tuple[str, list]:
+    game_id = new_id()
+    command = Envelope(request_id=new_id(), game_id=game_id, user_id=subject,
+                       payload=GameCreate(client_id="c1", subject=subject, player_name="Ann", question_count=count))
+    writer.send(command)
+    results.poll_until(lambda rs: any(e.game_id == game_id and e.type == "game.created" for e in _decode(rs)))
+    created = next(e for e in results.events() if e.game_id == game_id and e.type == "game.created")
+    return game_id, list(created.payload.questions)
+
+
+def _decode(records):
+    from schema.events import decode
+    return [decode(r.value) for r in records]
+
+
+def test_answer_delivered_twice_is_scored_once(kafka, database):
+    writer, results, _dlq = kafka
+    subject = f"api:c1:{new_id()}"
+    game_id, questions = _create(writer, results, subject)
+    assert len(questions) == 3
+    answer = Envelope(request_id=new_id(), game_id=game_id, user_id=subject,
+                      payload=AnswerSubmit(client_id="c1", subject=subject, question_no=0, idempotency_key="k-1",
+                                           option=0))
+    writer.send(answer)
+    writer.send(answer)  # the same event redelivered (same ids): must change nothing
+    results.poll_until(lambda rs: sum(1 for e in _decode(rs) if e.request_id == answer.request_id) >= 2)
+    time.sleep(0.5)
+    evaluated = [e for e in results.events() if e.request_id == answer.request_id]
+    assert {e.type for e in evaluated} == {"answer.evaluated"}
+    assert len({e.event_id for e in evaluated}) == 1, "a replay must publish the same event id"
+    assert evaluated[0].payload == evaluated[1].payload
+    with database.connection_context():
+        assert Answer.select().where(Answer.game == game_id).count() == 1
+        game = GameSession.get_by_id(game_id)
+        assert game.current_no == 1
+        assert game.score == evaluated[0].payload.points
+        assert RequestStatus.get_by_id(answer.request_id).status == "done"
+
+
+def test_garbage_goes_to_dlq_and_next_event_is_processed(kafka):
+    writer, results, dlq = kafka
+    writer.send_raw(b"poison", b"\xff\xfenot json at all")
+    writer.send_raw(b"poison", b'{"v": 99, "type": "game.create"}')
+    subject = f"api:c1:{new_id()}"
+    _game_id, questions = _create(writer, results, subject, count=2)
+    assert len(questions) == 2
+    records = dlq.poll_until(lambda rs: len(rs) >= 2)
+    reasons = sorted(dict(r.headers)["dlq-reason"].decode() for r in records)
+    assert reasons == ["envelope: unsupported version 99", "not valid UTF-8"]
+    assert records[0].value == b"\xff\xfenot json at all"
+
+
+def test_full_game_finishes_with_summary(kafka, database):
+    writer, results, _dlq = kafka
+    subject = f"api:c1:{new_id()}"
+    game_id, _questions = _create(writer, results, subject, count=2)
+    for no in range(2):
+        writer.send(Envelope(request_id=new_id(), game_id=game_id, user_id=subject,
+                             payload=AnswerSubmit(client_id="c1", subject=subject, question_no=no,
+                                                  idempotency_key=f"k{no}", option=1)))
+    results.poll_until(lambda rs: any(e.game_id == game_id and e.type == "game.finished" for e in _decode(rs)))
+    finished = next(e for e in results.events() if e.game_id == game_id and e.type == "game.finished")
+    with database.connection_context():
+        game = GameSession.get_by_id(game_id)
+        assert game.status == "finished"
+        assert finished.payload.summary.score == game.score
+        assert finished.payload.summary.question_count == 2

@@ -1,0 +1,63 @@
+"""The small interfaces the session actors need from the outside world; gateways implement them."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import attrs
+import pykka
+
+
+@attrs.frozen(kw_only=True)
+class Button:
+    """An inline keyboard button: a label and its callback data (at most 64 bytes)."""
+
+    text: str
+    data: str
+
+
+Keyboard = tuple[tuple[Button, ...], ...]
+
+
+class TelegramOutbox(Protocol):
+    """Sends and edits chat messages, in order per chat, within Telegram's limits, dropping none.
+
+    ``key`` names a message within its chat so the session can later edit it without knowing Telegram's
+    message id.
+    """
+
+    def send(self, chat_id: int, key: str, text: str, keyboard: Keyboard = ()) -> None: ...
+
+    def edit(self, chat_id: int, key: str, text: str, keyboard: Keyboard = ()) -> None: ...
+
+
+@attrs.frozen(kw_only=True)
+class ApiAccepted:
+    """The API accepted a command (202)."""
+
+    kind: str
+    request_id: str
+    game_id: str
+
+
+@attrs.frozen(kw_only=True)
+class ApiRefused:
+    """The API refused a command or stayed unreachable after retries."""
+
+    kind: str
+    status: int
+    code: str
+    message: str
+
+
+class GameApi(Protocol):
+    """Commands to the HTTP API on a player's behalf; the reply (ApiAccepted/ApiRefused) is told to ``reply_to``."""
+
+    def create_game(self, *, chat_id: int, subject: str, name: str, telegram_id: int, category: str | None,
+                    question_count: int, idempotency_key: str, reply_to: pykka.ActorRef[Any]) -> None: ...
+
+    def submit_answer(self, *, game_id: str, subject: str, question_no: int, option: int | None,
+                      text: str | None, idempotency_key: str, reply_to: pykka.ActorRef[Any]) -> None: ...
+
+    def finish_game(self, *, game_id: str, subject: str, idempotency_key: str,
+                    reply_to: pykka.ActorRef[Any]) -> None: ...

@@ -1,0 +1,274 @@
+"""The game session actor: one per game in a chat; it owns the game's view, the flow and the chat's messages.
+
+The worker is the authority on verdicts and points; the session shows questions, forwards answers to the
+API, and renders each result. Everything it shows goes through the outbox, in order, keyed so a question's
+message can later be edited into its reveal (fewer messages, within Telegram's limits).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import attrs
+import pykka
+
+from schema.events import AnswerEvaluated, GameCreated, GameFinished, HintCreated, QuestionView, RequestFailed
+from trivia_actors import texts
+from trivia_actors.ports import ApiAccepted, ApiRefused, Button, GameApi, Keyboard, TelegramOutbox
+from trivia_actors.session_messages import AnswerGiven, Player, ResultArrived, SessionEnded, StartGame, StopGame
+
+logger = logging.getLogger(__name__)
+
+
+@attrs.define
+class SessionState:
+    """What a session knows about its game; plain data, so it can be snapshotted and restored."""
+
+    chat_id: int
+    player: Player
+    phase: str = "creating"  # creating -> asking <-> judging -> finished
+    game_id: str | None = None
+    game_tag: str = ""
+    category: str | None = None
+    questions: list[QuestionView] = attrs.field(factory=list)
+    current_no: int = 0
+    score: int = 0
+    handled_events: list[str] = attrs.field(factory=list)
+
+
+def answer_keyboard(tag: str, question: QuestionView) -> Keyboard:
+    """One button per option, callback data ``a:<tag>:<question>:<option>`` (well under 64 bytes)."""
+    return tuple(
+        (Button(text=option[:100], data=f"a:{tag}:{question.no}:{index}"),)
+        for index, option in enumerate(question.options)
+    )
+
+
+def question_text(question: QuestionView, total: int) -> str:
+    """The question as shown in the chat."""
+    return texts.render(
+        "question",
+        no=question.no + 1,
+        total=total,
+        category=question.category.replace("_", " ").title(),
+        difficulty=question.difficulty,
+        text=question.text,
+    )
+
+
+class GameSessionActor(pykka.ThreadingActor):
+    """Runs one game in one chat."""
+
+    def __init__(self, state: SessionState, *, outbox: TelegramOutbox, api: GameApi,
+                 manager: pykka.ActorRef[Any] | None) -> None:
+        super().__init__()
+        self.state = state
+        self.outbox = outbox
+        self.api = api
+        self.manager = manager
+
+    # --- dispatch ---------------------------------------------------------------------------------
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, StartGame):
+            self._start(message)
+        elif isinstance(message, AnswerGiven):
+            self._answer(message)
+        elif isinstance(message, StopGame):
+            self._stop_game(message)
+        elif isinstance(message, ResultArrived):
+            try:
+                self._result(message)
+            finally:
+                message.completion.done()
+        elif isinstance(message, ApiAccepted):
+            self._accepted(message)
+        elif isinstance(message, ApiRefused):
+            self._refused(message)
+        elif message == "state":
+            return attrs.evolve(self.state)
+        return None
+
+    def _log(self, text: str, *args: Any) -> None:
+        logger.info("chat %s game %s: " + text, self.state.chat_id, self.state.game_id, *args)
+
+    @property
+    def _key_prefix(self) -> str:
+        return self.state.game_tag or "new"
+
+    # --- Telegram input ---------------------------------------------------------------------------
+
+    def _start(self, message: StartGame) -> None:
+        self.state.category = message.category
+        suffix = f" ({message.category.replace('_', ' ')})" if message.category else ""
+        self.outbox.send(self.state.chat_id, f"prep:{message.update_id}", texts.render("preparing", category=suffix))
+        self.api.create_game(
+            chat_id=self.state.chat_id,
+            subject=message.player.subject,
+            name=message.player.name,
+            telegram_id=message.player.telegram_id,
+            category=message.category,
+            question_count=message.question_count,
+            idempotency_key=f"tg-play:{self.state.chat_id}:{message.update_id}",
+            reply_to=self.actor_ref,
+        )
+
+    def _answer(self, message: AnswerGiven) -> None:
+        state = self.state
+        if (
+            state.phase != "asking"
+            or message.game_tag != state.game_tag
+            or message.question_no != state.current_no
+            or message.player.telegram_id != state.player.telegram_id
+            or state.game_id is None
+        ):
+            self._log("ignored a stale or foreign answer to question %s", message.question_no)
+            return
+        state.phase = "judging"
+        self.api.submit_answer(
+            game_id=state.game_id,
+            subject=state.player.subject,
+            question_no=message.question_no,
+            option=message.option,
+            text=None,
+            idempotency_key=f"tg-answer:{state.game_id}:{message.question_no}",
+            reply_to=self.actor_ref,
+        )
+
+    def _stop_game(self, message: StopGame) -> None:
+        if self.state.game_id is None or self.state.phase == "finished":
+            return
+        self.api.finish_game(
+            game_id=self.state.game_id,
+            subject=self.state.player.subject,
+            idempotency_key=f"tg-stop:{self.state.game_id}",
+            reply_to=self.actor_ref,
+        )
+
+    # --- API replies ------------------------------------------------------------------------------
+
+    def _accepted(self, message: ApiAccepted) -> None:
+        if message.kind == "game.create" and self.state.game_id is None:
+            self.state.game_id = message.game_id
+            self.state.game_tag = message.game_id.replace("-", "")[:8]
+            self._log("game requested (request %s)", message.request_id)
+
+    def _refused(self, message: ApiRefused) -> None:
+        self._log("API refused %s: %s %s", message.kind, message.status, message.code)
+        if message.kind == "game.create":
+            self.outbox.send(self.state.chat_id, "start-failed", texts.render("start_failed", reason=message.message))
+            self._end()
+        elif message.kind == "answer.submit" and self.state.phase == "judging":
+            self.state.phase = "asking"
+            self.outbox.send(self.state.chat_id, f"answer-failed:{self.state.current_no}",
+                             texts.render("answer_failed", reason=message.message))
+
+    # --- results ----------------------------------------------------------------------------------
+
+    def _result(self, message: ResultArrived) -> None:
+        event = message.event
+        state = self.state
+        if event.event_id in state.handled_events:
+            return
+        if state.game_id is None and isinstance(event.payload, GameCreated) and state.phase == "creating":
+            # The result can beat the API's 202 to us: adopt the game created for this chat.
+            state.game_id = event.game_id
+            state.game_tag = event.game_id.replace("-", "")[:8]
+        if event.game_id != state.game_id:
+            return
+        state.handled_events = [*state.handled_events[-63:], event.event_id]
+        payload = event.payload
+        if isinstance(payload, GameCreated):
+            self._game_created(payload)
+        elif isinstance(payload, AnswerEvaluated):
+            self._evaluated(payload)
+        elif isinstance(payload, GameFinished):
+            self._finished(payload)
+        elif isinstance(payload, HintCreated):
+            self.outbox.send(state.chat_id, f"{self._key_prefix}:hint:{payload.question_no}:{payload.hints_used}",
+                             texts.render("hint", hint=payload.hint))
+        elif isinstance(payload, RequestFailed):
+            self._request_failed(payload)
+
+    def _game_created(self, payload: GameCreated) -> None:
+        if self.state.phase != "creating":
+            return
+        self.state.questions = list(payload.questions)
+        self.state.current_no = 0
+        self._log("game created with %d questions", len(payload.questions))
+        self._ask()
+
+    def _ask(self) -> None:
+        state = self.state
+        question = state.questions[state.current_no]
+        state.phase = "asking"
+        self.outbox.send(
+            state.chat_id,
+            f"{self._key_prefix}:q:{question.no}",
+            question_text(question, len(state.questions)),
+            answer_keyboard(state.game_tag, question),
+        )
+
+    def _evaluated(self, payload: AnswerEvaluated) -> None:
+        state = self.state
+        if payload.question_no != state.current_no or state.phase == "finished":
+            return
+        question = state.questions[payload.question_no]
+        state.score = payload.score
+        if payload.verdict == "close":
+            state.phase = "asking"
+            self.outbox.send(state.chat_id, f"{self._key_prefix}:close:{payload.question_no}", texts.render("close"))
+            return
+        if payload.verdict == "correct":
+            streak = f" · 🔥 streak {payload.streak}" if payload.streak > 1 else ""
+            verdict = texts.render("correct", points=payload.points, streak=streak, score=payload.score)
+        else:
+            key = payload.verdict if payload.verdict in {"late", "timeout"} else "incorrect"
+            verdict = texts.render(key, answer=payload.correct_answer, score=payload.score)
+        reveal = question_text(question, len(state.questions)) + "\n\n"
+        if payload.given and payload.verdict != "correct":
+            reveal += texts.render("your_answer", given=payload.given).lstrip("\n") + "\n"
+        reveal += verdict
+        if payload.explanation:
+            reveal += texts.render("explanation", explanation=payload.explanation)
+        self.outbox.edit(state.chat_id, f"{self._key_prefix}:q:{question.no}", reveal)
+        if payload.next_question_no is not None:
+            state.current_no = payload.next_question_no
+            self._ask()
+        elif payload.summary is not None:
+            self._show_summary(payload.summary.score, payload.summary.correct_count, payload.summary.question_count,
+                               payload.summary.best_streak)
+
+    def _finished(self, payload: GameFinished) -> None:
+        if self.state.phase == "finished":
+            return
+        summary = payload.summary
+        if summary.status == "stopped":
+            self.outbox.send(self.state.chat_id, f"{self._key_prefix}:stopped", texts.render("stopped"))
+        self._show_summary(summary.score, summary.correct_count, summary.question_count, summary.best_streak)
+
+    def _show_summary(self, score: int, correct: int, total: int, streak: int) -> None:
+        if self.state.phase == "finished":
+            return
+        self.state.phase = "finished"
+        self.outbox.send(self.state.chat_id, f"{self._key_prefix}:summary",
+                         texts.render("summary", score=score, correct=correct, total=total, streak=streak))
+        self._log("game over, score %d", score)
+        self._end()
+
+    def _request_failed(self, payload: RequestFailed) -> None:
+        state = self.state
+        if state.phase == "creating":
+            self.outbox.send(state.chat_id, "start-failed", texts.render("start_failed", reason=payload.message))
+            self._end()
+        elif state.phase == "judging" and payload.question_no == state.current_no:
+            state.phase = "asking"
+            if payload.code not in {"duplicate"}:
+                self.outbox.send(state.chat_id, f"{self._key_prefix}:failed:{state.current_no}",
+                                 texts.render("answer_failed", reason=payload.message))
+
+    def _end(self) -> None:
+        self.state.phase = "finished"
+        if self.manager is not None:
+            self.manager.tell(SessionEnded(chat_id=self.state.chat_id, game_id=self.state.game_id))

@@ -1,0 +1,70 @@
+"""Messages of the telebot's actors: Telegram input routed to sessions, and results from the worker."""
+
+from __future__ import annotations
+
+import attrs
+
+from schema.events import Envelope
+from trivia_actors.kafka_bridge import Completion
+
+
+@attrs.frozen(kw_only=True)
+class Player:
+    """A Telegram user as the session knows them."""
+
+    telegram_id: int
+    name: str
+    language: str = "en"
+
+    @property
+    def subject(self) -> str:
+        """The platform-wide identity of this player."""
+        return f"tg:{self.telegram_id}"
+
+
+@attrs.frozen(kw_only=True)
+class StartGame:
+    """/play in a chat."""
+
+    chat_id: int
+    player: Player
+    category: str | None
+    question_count: int
+    update_id: int
+
+
+@attrs.frozen(kw_only=True)
+class AnswerGiven:
+    """A player tapped option ``option`` of question ``question_no`` (button of game ``game_tag``)."""
+
+    chat_id: int
+    player: Player
+    game_tag: str
+    question_no: int
+    option: int
+    update_id: int
+
+
+@attrs.frozen(kw_only=True)
+class StopGame:
+    """/stop in a chat."""
+
+    chat_id: int
+    player: Player
+    update_id: int
+
+
+@attrs.frozen(kw_only=True)
+class ResultArrived:
+    """A result event from ``trivia.results``; ``completion`` is settled once it has been handled."""
+
+    event: Envelope
+    completion: Completion
+
+
+@attrs.frozen(kw_only=True)
+class SessionEnded:
+    """A session finished its game and may be stopped."""
+
+    chat_id: int
+    game_id: str | None

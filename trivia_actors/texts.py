@@ -1,0 +1,64 @@
+"""The message catalog: every text the bot shows, per language, HTML-escaped at render time.
+
+Add a language by adding a dictionary with the same keys; nothing else changes.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+TELEGRAM_TEXT_LIMIT = 4096
+
+CATALOG: dict[str, dict[str, str]] = {
+    "en": {
+        "welcome": (
+            "👋 <b>Welcome to Trivia!</b>\n"
+            "Play a quick quiz right here.\n\n"
+            "/play — start a game (e.g. <code>/play science 5</code>)\n"
+            "/categories — list the categories\n/stop — end the current game\n/help — this help"
+        ),
+        "help": (
+            "<b>How to play</b>\n"
+            "/play [category] [number of questions] — start a game\n"
+            "Tap an answer button; faster correct answers score more, streaks add a bonus.\n"
+            "/stop — end the current game\n/categories — list the categories"
+        ),
+        "categories": "<b>Categories</b>\n{lines}",
+        "preparing": "🎲 Preparing your game{category}…",
+        "already_playing": "A game is already running here. Answer the question above, or /stop it.",
+        "no_game": "No game is running. Start one with /play.",
+        "question": "❓ <b>Question {no}/{total}</b> · {category} · {difficulty}\n\n{text}",
+        "correct": "✅ <b>Correct!</b> +{points} points{streak}\nTotal: {score}",
+        "incorrect": "❌ <b>Wrong.</b> The answer is <b>{answer}</b>.\nTotal: {score}",
+        "late": "⌛ <b>Too late.</b> The answer is <b>{answer}</b>.\nTotal: {score}",
+        "timeout": "⌛ <b>Time's up!</b> The answer is <b>{answer}</b>.\nTotal: {score}",
+        "close": "🤏 <b>Close!</b> Try again.",
+        "explanation": "\n💡 {explanation}",
+        "your_answer": "\nYour answer: {given}",
+        "summary": (
+            "🏁 <b>Game over!</b>\nScore: <b>{score}</b>\nCorrect: {correct}/{total}\nBest streak: {streak}\n\n"
+            "Play again with /play"
+        ),
+        "stopped": "🛑 Game stopped.",
+        "hint": "💡 Hint: <code>{hint}</code>",
+        "start_failed": "😕 Could not start a game: {reason}",
+        "answer_failed": "😕 That answer was not accepted: {reason}",
+        "unknown_category": "Unknown category <b>{category}</b>. See /categories.",
+    }
+}
+
+
+def render(key: str, language: str = "en", **values: Any) -> str:
+    """The text for ``key`` in ``language`` (English fallback), values HTML-escaped, cut to Telegram's limit."""
+    table = CATALOG.get(language) or CATALOG["en"]
+    template = table.get(key) or CATALOG["en"][key]
+    escaped = {name: html.escape(str(value), quote=False) for name, value in values.items()}
+    text = template.format(**escaped)
+    return text if len(text) <= TELEGRAM_TEXT_LIMIT else text[: TELEGRAM_TEXT_LIMIT - 1] + "…"
+
+
+def raw(key: str, language: str = "en", **values: Any) -> str:
+    """Like :func:`render` for values that are already safe HTML (composed from rendered parts)."""
+    table = CATALOG.get(language) or CATALOG["en"]
+    return (table.get(key) or CATALOG["en"][key]).format(**values)
