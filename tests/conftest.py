@@ -45,8 +45,12 @@ def pg_factory() -> Iterator:
 
     def make() -> str:
         name = f"trivia_test_{uuid.uuid4().hex[:10]}"
-        with _admin_connect() as conn, conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
+        conn = _admin_connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            conn.close()
         created.append(name)
         return _with_db(_admin_url(), name)
 

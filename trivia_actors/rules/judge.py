@@ -73,7 +73,7 @@ _ARTICLES = _ENGLISH_ARTICLES | {"le", "la", "les", "el", "los", "las", "der", "
 
 # Letters that NFKD leaves alone but players type without the stroke or as two letters.
 _SPECIAL_LETTERS = str.maketrans(
-    {"ø": "o", "đ": "d", "ð": "d", "ł": "l", "ħ": "h", "ı": "i", "æ": "ae", "œ": "oe", "þ": "th", "ŋ": "n"}
+    {"ø": "o", "đ": "d", "ð": "d", "ł": "l", "ħ": "h", "\u0131": "i", "æ": "ae", "œ": "oe", "þ": "th"}
 )
 # Apostrophes join rather than split words, so "O'Brien" = "OBrien" and "it's" = "its".
 _APOSTROPHE_RE = re.compile("['\u2019\u2018\u02bc\u02bb`\u2032]")
@@ -167,42 +167,42 @@ def _parse_integer_words(tokens: Sequence[str]) -> float | None:
     current = 0.0
     last = ""
     last_scale = math.inf
-    for index, token in enumerate(tokens):
-        if last == "a" and token != "hundred" and token not in _SCALES:
+    for index, word in enumerate(tokens):
+        if last == "a" and word != "hundred" and word not in _SCALES:
             return None
-        if last == "num" and token != "hundred" and token not in _SCALES:
+        if last == "num" and word != "hundred" and word not in _SCALES:
             return None
-        if token in ("a", "an"):
+        if word in ("a", "an"):
             if index != 0:
                 return None
             last = "a"
-        elif token == "and":
+        elif word == "and":
             if last not in ("hundred", "scale"):
                 return None
             last = "and"
-        elif _DIGITS_RE.fullmatch(token):
+        elif _DIGITS_RE.fullmatch(word):
             # Digits only lead a scale word: "2 million", "1.5 billion".
             if index != 0:
                 return None
-            current = float(token)
+            current = float(word)
             last = "num"
-        elif token in _UNITS:
+        elif word in _UNITS:
             if last in ("unit", "teen"):
                 return None
-            current += _UNITS[token]
+            current += _UNITS[word]
             last = "unit"
-        elif token in _TEENS or token in _TENS:
+        elif word in _TEENS or word in _TENS:
             if last in ("unit", "teen", "tens"):
                 return None
-            current += _TEENS.get(token, 0) + _TENS.get(token, 0)
-            last = "teen" if token in _TEENS else "tens"
-        elif token == "hundred":
+            current += _TEENS.get(word, 0) + _TENS.get(word, 0)
+            last = "teen" if word in _TEENS else "tens"
+        elif word == "hundred":
             if last in ("hundred", "and", "scale") or current >= 100:
                 return None
             current = (current or 1) * 100
             last = "hundred"
-        elif token in _SCALES:
-            scale = _SCALES[token]
+        elif word in _SCALES:
+            scale = _SCALES[word]
             if scale >= last_scale or last in ("and", "scale"):
                 return None
             total += (current or 1) * scale
@@ -331,13 +331,13 @@ def _prepare(words: Sequence[str]) -> tuple[str, ...]:
     index = 0
     count = len(words)
     while index < count:
-        token = words[index]
+        word = words[index]
         after = words[index + 1] if index + 1 < count else ""
-        if token == "the" and out and (_is_number_token(after) or _roman_value(after) is not None):
+        if word == "the" and out and (_is_number_token(after) or _roman_value(after) is not None):
             index += 1  # "Henry the Eighth" reads as "Henry Eighth"
             continue
-        starts_number = _is_number_token(token) or (token in ("a", "an") and after in ("hundred", *_SCALES))
-        if starts_number and token not in ("point", "minus", "negative"):
+        starts_number = _is_number_token(word) or (word in ("a", "an") and after in ("hundred", *_SCALES))
+        if starts_number and word not in ("point", "minus", "negative"):
             for end in range(min(count, index + _MAX_NUMBER_WORDS), index, -1):
                 value = _parse_tokens(words[index:end])
                 if value is not None:
@@ -345,15 +345,15 @@ def _prepare(words: Sequence[str]) -> tuple[str, ...]:
                     index = end
                     break
             else:
-                out.append(token)
+                out.append(word)
                 index += 1
             continue
         # A Roman numeral only after a word ("World War II", "Henry VIII"): a leading "I" or "X" is a word.
-        roman = _roman_value(token) if out and not out[-1].isdigit() else None
-        if roman is not None and (token != "i" or index == count - 1):
+        roman = _roman_value(word) if out and not out[-1].isdigit() else None
+        if roman is not None and (word != "i" or index == count - 1):
             out.append(str(roman))
         else:
-            out.append(_CANONICAL_WORDS.get(token, token))
+            out.append(_CANONICAL_WORDS.get(word, word))
         index += 1
     return tuple(out)
 
@@ -421,39 +421,23 @@ def _number_of(words: Sequence[str]) -> _Number | None:
 # Filler, qualifiers, separators
 # ---------------------------------------------------------------------------------------------------------
 
-_FILLER_PREFIXES = tuple(
-    sorted(
-        (
-            tuple(phrase.split())
-            for phrase in (
-                "the answer is", "answer is", "my answer is", "my answer", "answer", "my guess is", "my guess",
-                "i think its", "i think it is", "i think", "i believe", "i guess", "i suppose", "i would say",
-                "id say", "i say", "im pretty sure", "im sure", "i am sure", "i am pretty sure", "pretty sure",
-                "it is", "its", "it was", "is it", "was it", "thats", "that is", "that would be", "it must be",
-                "must be", "it could be", "could it be", "could be", "its gotta be", "gotta be", "maybe",
-                "perhaps", "probably", "possibly", "surely", "definitely", "obviously", "of course",
-                "hmm", "hm", "um", "umm", "uh", "er", "erm", "ok", "okay", "well", "oh", "so", "either",
-                "in", "about", "around", "approximately", "approx", "roughly", "circa", "exactly",
-            )
-        ),
-        key=len,
-        reverse=True,
-    )
-)  # fmt: skip
-_FILLER_SUFFIXES = tuple(
-    sorted(
-        (
-            tuple(phrase.split())
-            for phrase in (
-                "i think", "i guess", "i believe", "i suppose", "maybe", "perhaps", "probably", "right",
-                "lol", "please", "for sure", "obviously", "surely", "of course", "isnt it", "innit",
-                "i reckon", "im guessing",
-            )
-        ),
-        key=len,
-        reverse=True,
-    )
-)  # fmt: skip
+def _phrases(text: str) -> tuple[tuple[str, ...], ...]:
+    """Comma-separated phrases as word tuples, longest first so "i think its" wins over "i think"."""
+    return tuple(sorted((tuple(p.split()) for p in text.split(",") if p.strip()), key=len, reverse=True))
+
+
+_FILLER_PREFIXES = _phrases(
+    """the answer is, answer is, my answer is, my answer, answer, my guess is, my guess, i think its,
+    i think it is, i think, i believe, i guess, i suppose, i would say, id say, i say, im pretty sure,
+    im sure, i am sure, i am pretty sure, pretty sure, it is, its, it was, is it, was it, thats, that is,
+    that would be, it must be, must be, it could be, could it be, could be, its gotta be, gotta be, maybe,
+    perhaps, probably, possibly, surely, definitely, obviously, of course, hmm, hm, um, umm, uh, er, erm, ok, okay, well, oh, so,
+    either, in, about, around, approximately, approx, roughly, circa, exactly"""
+)
+_FILLER_SUFFIXES = _phrases(
+    """i think, i guess, i believe, i suppose, maybe, perhaps, probably, right, lol, please, for sure,
+    obviously, surely, of course, isnt it, innit, i reckon, im guessing"""
+)
 # Words that carry no candidate of their own: a list piece made only of these ("not sure", "idk") is not
 # a second guess.
 _FILLER_WORDS = frozenset(
@@ -893,7 +877,8 @@ def _typo(given: _Words, accepted: _Accepted, wanted: _Words, typed_plain: _Word
     """Correct, close or "near miss" for a reply within typo distance of ``wanted``; None when far."""
     typed_text, wanted_text = " ".join(given), " ".join(wanted)
     length = len(wanted_text)
-    if not typed_text or length > _MAX_TYPO_CHARS or len(typed_text) > _MAX_TYPO_CHARS:
+    # Below three characters nothing is near: "Fe" is not almost "Fr".
+    if not typed_text or length < 3 or length > _MAX_TYPO_CHARS or len(typed_text) > _MAX_TYPO_CHARS:
         return None
     allowance, band = _allowance(length), _close_band(length)
     if abs(len(typed_text) - length) > band:
@@ -1014,12 +999,14 @@ def _judge(given: str, answer: str, aliases: Sequence[str], tolerance: float) ->
     # Several candidates: wrong even when one is right, unless every one of them is right.
     candidates = _candidates(given)
     if len(candidates) > 1 and not any(acc.parts == len(_list_parts(given)) for acc in accepted):
-        for candidate in candidates:
-            candidate_forms = [_Form.of(candidate)]
-            found = _match_words(candidate_forms, accepted, tolerance, _number_of(candidate))
-            if found is None or found.verdict is not Verdict.CORRECT:
-                return _incorrect("scattershot")
-        return _correct(found.reason)
+        verdicts = [
+            _match_words([_Form.of(candidate)], accepted, tolerance, _number_of(candidate))
+            for candidate in candidates
+        ]
+        first = verdicts[0]
+        if first is not None and all(v is not None and v.verdict is Verdict.CORRECT for v in verdicts):
+            return first  # "Paris / Paree" with both accepted: every candidate is right
+        return _incorrect("scattershot")
 
     # An essay that mentions the answer somewhere is not an answer.
     core = forms[-1].bare

@@ -1,0 +1,106 @@
+"""An API consumer plays a whole game through the real processes: api -> Kafka -> worker -> PostgreSQL."""
+
+from __future__ import annotations
+
+import requests
+
+from schema.models import Answer, GameQuestion, GameSession, Question, RequestStatus
+
+
+def _token(base: str, credentials: dict) -> str:
+    response = requests.post(f"{base}/v1/auth/token", data={"grant_type": "client_credentials", **credentials},
+                             timeout=10)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["token_type"] == "Bearer"
+    return body["access_token"]
+
+
+def _result(base: str, headers: dict, request_id: str) -> dict:
+    response = requests.get(f"{base}/v1/requests/{request_id}", params={"wait": 10}, headers=headers, timeout=15)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "done", body
+    return body["result"]
+
+
+def test_api_consumer_plays_a_five_question_game(platform, api_client, e2e_env, platform_db):
+    base = e2e_env["API_URL"]
+    headers = {"Authorization": f"Bearer {_token(base, api_client)}", "X-Player-Id": "alice"}
+    created = requests.post(f"{base}/v1/games", json={"question_count": 5, "category": "science"}, headers=headers,
+                            timeout=10)
+    assert created.status_code == 202, created.text
+    game_id = created.json()["game_id"]
+    game = _result(base, headers, created.json()["request_id"])
+    assert game["type"] == "game.created"
+    assert [q["no"] for q in game["questions"]] == [0, 1, 2, 3, 4]
+    assert all(len(q["options"]) == 4 and q["category"] == "science" for q in game["questions"])
+
+    total = 0
+    verdicts = []
+    for no in range(5):
+        view = requests.get(f"{base}/v1/games/{game_id}", headers=headers, timeout=10).json()
+        assert view["status"] == "active"
+        assert view["current_question"]["no"] == no
+        assert "answer" not in view["current_question"]
+        answer = requests.post(f"{base}/v1/games/{game_id}/answers", json={"question_no": no, "option": no % 4},
+                               headers={**headers, "Idempotency-Key": f"answer-{no}"}, timeout=10)
+        assert answer.status_code == 202, answer.text
+        # Sending the same answer again returns the same request and changes nothing.
+        again = requests.post(f"{base}/v1/games/{game_id}/answers", json={"question_no": no, "option": no % 4},
+                              headers={**headers, "Idempotency-Key": f"answer-{no}"}, timeout=10)
+        assert again.status_code == 202
+        assert again.json()["request_id"] == answer.json()["request_id"]
+        result = _result(base, headers, answer.json()["request_id"])
+        assert result["type"] == "answer.evaluated"
+        assert result["question_no"] == no
+        total += result["points"]
+        assert result["score"] == total
+        verdicts.append(result["verdict"])
+        assert (result["verdict"] == "correct") == (result["correct_option"] == no % 4)
+    assert result["next_question_no"] is None
+    assert result["summary"]["score"] == total
+    assert result["summary"]["question_count"] == 5
+
+    final = requests.get(f"{base}/v1/games/{game_id}", headers=headers, timeout=10).json()
+    assert final["status"] == "finished"
+    assert final["score"] == total
+    assert final["current_question"] is None
+
+    with platform_db.connection_context():
+        game_row = GameSession.get_by_id(game_id)
+        assert (game_row.status, game_row.score, game_row.current_no) == ("finished", total, 5)
+        answers = list(Answer.select().where(Answer.game == game_id).order_by(Answer.position))
+        assert [a.position for a in answers] == [0, 1, 2, 3, 4]
+        assert sum(a.points for a in answers) == total
+        assert [a.verdict for a in answers] == verdicts
+        for a in answers:
+            gq = GameQuestion.get(GameQuestion.game == game_id, GameQuestion.position == a.position)
+            question = Question.get_by_id(a.question_id)
+            assert (a.raw_answer == question.answer) == (a.verdict == "correct")
+            assert a.raw_answer == gq.options[a.position % 4]
+        assert RequestStatus.select().where(RequestStatus.game_id == game_id).count() == 6
+
+
+def test_errors_are_json_with_the_right_status(platform, api_client, e2e_env):
+    base = e2e_env["API_URL"]
+    assert requests.get(f"{base}/v1/games/x", timeout=5).status_code == 401
+    bad = requests.get(f"{base}/v1/games/x", headers={"Authorization": "Bearer nope"}, timeout=5)
+    assert bad.status_code == 401
+    assert bad.json()["error"]["code"] == "invalid_token"
+    headers = {"Authorization": f"Bearer {_token(base, api_client)}"}
+    invalid = requests.post(f"{base}/v1/games", json={"question_count": "five", "colour": 1}, headers=headers,
+                            timeout=5)
+    assert invalid.status_code == 422
+    paths = {d["path"] for d in invalid.json()["error"]["details"]}
+    assert paths == {"$.question_count", "$.colour"}
+    broken = requests.post(f"{base}/v1/games", data=b"{not json", headers=headers, timeout=5)
+    assert broken.status_code == 400
+    assert broken.json()["error"]["code"] == "invalid_json"
+    missing = requests.get(f"{base}/v1/games/00000000-0000-4000-8000-000000000000", headers=headers, timeout=5)
+    assert missing.status_code == 404
+    wrong_secret = requests.post(f"{base}/v1/auth/token", data={"grant_type": "client_credentials",
+                                                                "client_id": api_client["client_id"],
+                                                                "client_secret": "wrong"}, timeout=5)
+    assert wrong_secret.status_code == 401
+    assert "wrong" not in wrong_secret.text.replace("wrong secret", "")
