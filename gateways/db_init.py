@@ -13,11 +13,12 @@ from schema.bank import BankError, load_bank, seed_questions
 from schema.db import DatabaseUnavailable, bind_database, describe_target, wait_for_database
 from schema.migrations import apply_migrations
 from trivia_actors.kafka_io import ensure_topics
+from trivia_actors.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 
-def _ensure_topics_with_retry(settings, timeout_s: float) -> list[str]:  # type: ignore[no-untyped-def]
+def _ensure_topics_with_retry(settings: Settings, timeout_s: float) -> list[str]:
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -35,7 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-kafka", action="store_true", help="do not create the Kafka topics")
     args = parser.parse_args(argv)
     settings = start_process("db-init")
-    database = bind_database(settings.database_url, max_connections=2)
+    try:
+        database = bind_database(settings.database_url, max_connections=2)
+    except ValueError as exc:
+        logger.error("%s", exc)
+        return 2
     try:
         wait_for_database(database, settings.database_url, timeout_s=settings.db_init_timeout_s)
     except DatabaseUnavailable as exc:

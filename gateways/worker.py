@@ -21,10 +21,10 @@ def main() -> int:
     """Run the worker until SIGTERM/SIGINT, then drain, commit and exit 0."""
     settings = start_process("worker")
     stop = stop_event_on_signals()
-    database = bind_database(settings.database_url)
     try:
+        database = bind_database(settings.database_url)
         wait_for_database(database, settings.database_url, timeout_s=settings.db_init_timeout_s)
-    except DatabaseUnavailable as exc:
+    except (DatabaseUnavailable, ValueError) as exc:
         logger.error("%s", exc)
         return 1
     try:

@@ -66,11 +66,13 @@ class ProcessStack:
             raise AssertionError(f"{name} did not exit within {timeout_s}s after {signal.Signals(sig).name}") from None
 
     def stop_all(self) -> None:
+        failures = []
         for name in list(self.processes):
             try:
                 self.stop(name)
-            except AssertionError:
-                pass
+            except AssertionError as exc:
+                failures.append(str(exc))
+        assert not failures, "; ".join(failures)
 
 
 def ports() -> dict[str, str]:
