@@ -50,6 +50,12 @@ class ApiRefused:
     message: str
 
 
+class CommandSink(Protocol):
+    """Commands the session emits on its own (not on a player's request), such as a question timing out."""
+
+    def question_timed_out(self, *, game_id: str, chat_id: int, subject: str, question_no: int) -> None: ...
+
+
 class GameApi(Protocol):
     """Commands to the HTTP API on a player's behalf; the reply (ApiAccepted/ApiRefused) is told to ``reply_to``."""
 

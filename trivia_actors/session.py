@@ -8,6 +8,9 @@ message can later be edited into its reveal (fewer messages, within Telegram's l
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -15,8 +18,17 @@ import pykka
 
 from schema.events import AnswerEvaluated, GameCreated, GameFinished, HintCreated, QuestionView, RequestFailed
 from trivia_actors import texts
-from trivia_actors.ports import ApiAccepted, ApiRefused, Button, GameApi, Keyboard, TelegramOutbox
-from trivia_actors.session_messages import AnswerGiven, Player, ResultArrived, SessionEnded, StartGame, StopGame
+from trivia_actors.ports import ApiAccepted, ApiRefused, Button, CommandSink, GameApi, Keyboard, TelegramOutbox
+from trivia_actors.session_messages import (
+    AnswerGiven,
+    Player,
+    QuestionTimedOut,
+    ResultArrived,
+    SessionEnded,
+    StartGame,
+    StopGame,
+    TextGiven,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +46,8 @@ class SessionState:
     questions: list[QuestionView] = attrs.field(factory=list)
     current_no: int = 0
     score: int = 0
+    time_limit_s: float = 30.0
+    deadline: float | None = None  # wall-clock (epoch seconds) end of the open question
     handled_events: list[str] = attrs.field(factory=list)
 
 
@@ -61,12 +75,58 @@ class GameSessionActor(pykka.ThreadingActor):
     """Runs one game in one chat."""
 
     def __init__(self, state: SessionState, *, outbox: TelegramOutbox, api: GameApi,
-                 manager: pykka.ActorRef[Any] | None) -> None:
+                 manager: pykka.ActorRef[Any] | None, commands: CommandSink | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         super().__init__()
         self.state = state
         self.outbox = outbox
         self.api = api
         self.manager = manager
+        self.commands = commands
+        self.clock = clock
+        self._timer: threading.Timer | None = None
+
+    def on_stop(self) -> None:
+        self._cancel_timer()
+
+    def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
+        logger.error("chat %s game %s: session failed: %s", self.state.chat_id, self.state.game_id, exception_value)
+        self._cancel_timer()
+
+    # --- timers -----------------------------------------------------------------------------------
+
+    def _arm_timer(self) -> None:
+        """(Re)arm the open question's timer for the time left until its deadline."""
+        self._cancel_timer()
+        if self.state.deadline is None or self.state.game_id is None:
+            return
+        remaining = max(self.state.deadline - self.clock(), 0.0)
+        message = QuestionTimedOut(game_id=self.state.game_id, question_no=self.state.current_no)
+        self._timer = threading.Timer(remaining, self._fire, args=(message,))
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self, message: QuestionTimedOut) -> None:
+        try:
+            self.actor_ref.tell(message)
+        except pykka.ActorDeadError:
+            logger.debug("timer fired after the session stopped")
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _timed_out(self, message: QuestionTimedOut) -> None:
+        state = self.state
+        if message.game_id != state.game_id or message.question_no != state.current_no or state.phase != "asking":
+            return  # a stale timer: the question was answered or the game moved on
+        if self.commands is None or state.game_id is None:
+            return
+        self._log("question %d timed out", message.question_no)
+        state.phase = "judging"
+        self.commands.question_timed_out(game_id=state.game_id, chat_id=state.chat_id, subject=state.player.subject,
+                                         question_no=message.question_no)
 
     # --- dispatch ---------------------------------------------------------------------------------
 
@@ -75,6 +135,10 @@ class GameSessionActor(pykka.ThreadingActor):
             self._start(message)
         elif isinstance(message, AnswerGiven):
             self._answer(message)
+        elif isinstance(message, TextGiven):
+            self._typed(message)
+        elif isinstance(message, QuestionTimedOut):
+            self._timed_out(message)
         elif isinstance(message, StopGame):
             self._stop_game(message)
         elif isinstance(message, ResultArrived):
@@ -136,6 +200,21 @@ class GameSessionActor(pykka.ThreadingActor):
             reply_to=self.actor_ref,
         )
 
+    def _typed(self, message: TextGiven) -> None:
+        state = self.state
+        if state.phase != "asking" or state.game_id is None or message.player.telegram_id != state.player.telegram_id:
+            return
+        state.phase = "judging"
+        self.api.submit_answer(
+            game_id=state.game_id,
+            subject=state.player.subject,
+            question_no=state.current_no,
+            option=None,
+            text=message.text[:500],
+            idempotency_key=f"tg-text:{state.chat_id}:{message.update_id}",
+            reply_to=self.actor_ref,
+        )
+
     def _stop_game(self, message: StopGame) -> None:
         if self.state.game_id is None or self.state.phase == "finished":
             return
@@ -161,6 +240,7 @@ class GameSessionActor(pykka.ThreadingActor):
             self._end()
         elif message.kind == "answer.submit" and self.state.phase == "judging":
             self.state.phase = "asking"
+            self._arm_timer()
             self.outbox.send(self.state.chat_id, f"answer-failed:{self.state.current_no}",
                              texts.render("answer_failed", reason=message.message))
 
@@ -196,6 +276,7 @@ class GameSessionActor(pykka.ThreadingActor):
             return
         self.state.questions = list(payload.questions)
         self.state.current_no = 0
+        self.state.time_limit_s = payload.time_limit_s
         self._log("game created with %d questions", len(payload.questions))
         self._ask()
 
@@ -203,6 +284,8 @@ class GameSessionActor(pykka.ThreadingActor):
         state = self.state
         question = state.questions[state.current_no]
         state.phase = "asking"
+        state.deadline = self.clock() + state.time_limit_s
+        self._arm_timer()
         self.outbox.send(
             state.chat_id,
             f"{self._key_prefix}:q:{question.no}",
@@ -216,8 +299,10 @@ class GameSessionActor(pykka.ThreadingActor):
             return
         question = state.questions[payload.question_no]
         state.score = payload.score
+        self._cancel_timer()
         if payload.verdict == "close":
             state.phase = "asking"
+            self._arm_timer()
             self.outbox.send(state.chat_id, f"{self._key_prefix}:close:{payload.question_no}", texts.render("close"))
             return
         if payload.verdict == "correct":
@@ -264,11 +349,13 @@ class GameSessionActor(pykka.ThreadingActor):
             self._end()
         elif state.phase == "judging" and payload.question_no == state.current_no:
             state.phase = "asking"
+            self._arm_timer()
             if payload.code not in {"duplicate"}:
                 self.outbox.send(state.chat_id, f"{self._key_prefix}:failed:{state.current_no}",
                                  texts.render("answer_failed", reason=payload.message))
 
     def _end(self) -> None:
+        self._cancel_timer()
         self.state.phase = "finished"
         if self.manager is not None:
             self.manager.tell(SessionEnded(chat_id=self.state.chat_id, game_id=self.state.game_id))

@@ -9,9 +9,9 @@ from typing import Any
 import pykka
 
 from trivia_actors import texts
-from trivia_actors.ports import GameApi, TelegramOutbox
+from trivia_actors.ports import CommandSink, GameApi, TelegramOutbox
 from trivia_actors.session import GameSessionActor, SessionState
-from trivia_actors.session_messages import AnswerGiven, ResultArrived, SessionEnded, StartGame, StopGame
+from trivia_actors.session_messages import AnswerGiven, ResultArrived, SessionEnded, StartGame, StopGame, TextGiven
 
 logger = logging.getLogger(__name__)
 
@@ -21,14 +21,16 @@ SessionFactory = Callable[[SessionState, pykka.ActorRef[Any]], pykka.ActorRef[An
 class SessionManagerActor(pykka.ThreadingActor):
     """Routes Telegram input by chat and results by chat, starting and stopping session actors."""
 
-    def __init__(self, *, outbox: TelegramOutbox, api: GameApi) -> None:
+    def __init__(self, *, outbox: TelegramOutbox, api: GameApi, commands: CommandSink | None = None) -> None:
         super().__init__()
         self.outbox = outbox
         self.api = api
+        self.commands = commands
         self.sessions: dict[int, pykka.ActorRef[Any]] = {}
 
     def _spawn(self, state: SessionState) -> pykka.ActorRef[Any]:
-        ref = GameSessionActor.start(state, outbox=self.outbox, api=self.api, manager=self.actor_ref)
+        ref = GameSessionActor.start(state, outbox=self.outbox, api=self.api, manager=self.actor_ref,
+                                     commands=self.commands)
         self.sessions[state.chat_id] = ref
         return ref
 
@@ -38,7 +40,7 @@ class SessionManagerActor(pykka.ThreadingActor):
                 self.outbox.send(message.chat_id, f"busy:{message.update_id}", texts.render("already_playing"))
                 return None
             self._spawn(SessionState(chat_id=message.chat_id, player=message.player)).tell(message)
-        elif isinstance(message, AnswerGiven | StopGame):
+        elif isinstance(message, AnswerGiven | StopGame | TextGiven):
             session = self.sessions.get(message.chat_id)
             if session is not None:
                 session.tell(message)

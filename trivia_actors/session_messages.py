@@ -46,6 +46,24 @@ class AnswerGiven:
 
 
 @attrs.frozen(kw_only=True)
+class TextGiven:
+    """A player typed a message while a game runs in the chat: a typed answer to the open question."""
+
+    chat_id: int
+    player: Player
+    text: str
+    update_id: int
+
+
+@attrs.frozen(kw_only=True)
+class QuestionTimedOut:
+    """The session's own timer for question ``question_no`` of ``game_id`` ran out (stale ones are ignored)."""
+
+    game_id: str
+    question_no: int
+
+
+@attrs.frozen(kw_only=True)
 class StopGame:
     """/stop in a chat."""
 

@@ -9,12 +9,12 @@ from typing import Any
 import pykka
 from telegram import Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from schema.bank import category_titles
 from trivia_actors import texts
 from trivia_actors.metrics import TELEGRAM_UPDATES
-from trivia_actors.session_messages import AnswerGiven, Player, StartGame, StopGame
+from trivia_actors.session_messages import AnswerGiven, Player, StartGame, StopGame, TextGiven
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,8 @@ class BotHandlers:
         application.add_handler(CommandHandler("play", self.play))
         application.add_handler(CommandHandler("stop", self.stop))
         application.add_handler(CallbackQueryHandler(self.answer, pattern=r"^a:"))
+        application.add_handler(CallbackQueryHandler(self.unknown_button))
+        application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.text))
         application.add_error_handler(self.on_error)
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -118,6 +120,19 @@ class BotHandlers:
         self.manager.tell(AnswerGiven(chat_id=update.effective_chat.id, player=_player(update), game_tag=match[1],
                                       question_no=int(match[2]), option=int(match[3]), update_id=update.update_id))
         await query.answer()
+
+    async def unknown_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        TELEGRAM_UPDATES.labels("unknown_button").inc()
+        if update.callback_query is not None:
+            await update.callback_query.answer("This button is not valid any more.")
+
+    async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        TELEGRAM_UPDATES.labels("text").inc()
+        message = update.effective_message
+        if message is None or message.text is None or update.effective_chat is None or update.effective_user is None:
+            return
+        self.manager.tell(TextGiven(chat_id=update.effective_chat.id, player=_player(update), text=message.text,
+                                    update_id=update.update_id))
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         update_id = update.update_id if isinstance(update, Update) else None

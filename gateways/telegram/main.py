@@ -15,6 +15,7 @@ from gateways.observability import OpsServer
 from gateways.process import start_process
 from gateways.telegram.api_client import HttpGameApi
 from gateways.telegram.bot import BotHandlers
+from gateways.telegram.commands import KafkaCommandSink
 from gateways.telegram.outbox import TelegramOutbox
 from trivia_actors.kafka_bridge import Completion, ConsumerBridgeActor
 from trivia_actors.kafka_io import EventProducer, make_consumer, make_producer
@@ -71,12 +72,13 @@ async def run(settings: Settings) -> int:
     await application.initialize()
     outbox = TelegramOutbox(application.bot, LoopBridge(loop))
     api = HttpGameApi(settings.api_url, service_token(settings))
-    manager = SessionManagerActor.start(outbox=outbox, api=api)
+    producer = EventProducer(make_producer(settings))
+    commands = KafkaCommandSink(producer, settings.topic("commands"))
+    manager = SessionManagerActor.start(outbox=outbox, api=api, commands=commands)
 
     def dispatch(event: Any, completion: Completion) -> None:
         manager.tell(ResultArrived(event=event, completion=completion))
 
-    producer = EventProducer(make_producer(settings))
     bridge = ConsumerBridgeActor.start(
         name="telebot",
         consumer_factory=lambda: make_consumer(settings, group_id=TELEBOT_GROUP, client_id="trivia-telebot",

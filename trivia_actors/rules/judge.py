@@ -32,8 +32,10 @@ __all__ = ["Judgement", "Verdict", "judge", "normalise", "words_to_number"]
 MAX_GIVEN_CHARS = 500
 # Typo matching only runs on strings up to this length (the edit distance is quadratic).
 _MAX_TYPO_CHARS = 300
-# Only this many aliases are considered; a bank never needs more, hostile input could send thousands.
-_MAX_ALIASES = 100
+# Only this many aliases are considered, and none longer than this: a bank never needs more, and a reply of
+# at most MAX_GIVEN_CHARS could not match a far longer text anyway.
+_MAX_ALIASES = 50
+_MAX_ACCEPTED_CHARS = 10 * MAX_GIVEN_CHARS
 
 
 class Verdict(str, enum.Enum):  # noqa: UP042 - the public API is specified as a str-mixin Enum
@@ -79,8 +81,9 @@ _SPECIAL_LETTERS = str.maketrans(
 _APOSTROPHE_RE = re.compile("['\u2019\u2018\u02bc\u02bb`\u2032]")
 _THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 # Every run of non-word characters (and underscores) becomes one space, except a decimal point between
-# digits, which must survive so that "3.5" is not read as "35" or as the two numbers "3 5".
-_SEPARATOR_RE = re.compile(r"(?:(?!(?<=\d)\.(?=\d))[\W_])+")
+# digits, which must survive so that "3.5" is not read as "35" or as the two numbers "3 5", and a minus
+# sign leading a number, so that "-40" is not "40" (but "Catch-22" is "catch 22").
+_SEPARATOR_RE = re.compile(r"(?:(?!(?<=\d)\.(?=\d))(?!(?<![\w.])-(?=\d))[\W_])+")
 
 
 def _fold(text: str) -> str:
@@ -95,7 +98,7 @@ def _fold(text: str) -> str:
             ch for ch in folded if not unicodedata.combining(ch) and unicodedata.category(ch) != "Cf"
         )
         folded = folded.translate(_SPECIAL_LETTERS)
-    folded = _APOSTROPHE_RE.sub("", folded)
+    folded = _APOSTROPHE_RE.sub("", folded).replace("\u2212", "-")
     folded = _THOUSANDS_RE.sub("", folded)
     return _SEPARATOR_RE.sub(" ", folded).strip()
 
@@ -143,7 +146,7 @@ _ORDINALS = {
 _NUMBER_WORDS = frozenset(
     {*_UNITS, *_TEENS, *_TENS, *_SCALES, *_ORDINALS, "hundred", "point", "minus", "negative"}
 )
-_DIGITS_RE = re.compile(r"\d+(?:\.\d+)?")
+_DIGITS_RE = re.compile(r"-?\d+(?:\.\d+)?")
 _DIGIT_ORDINAL_RE = re.compile(r"(\d+)(?:st|nd|rd|th)")
 _PLAIN_NUMBER_RE = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")
 _DECIMAL_COMMA_RE = re.compile(r"[+-]?\d+,\d{1,2}")
@@ -390,7 +393,7 @@ _UNIT_WORDS = {
     **dict.fromkeys(("old",), "old"),
     **dict.fromkeys(("people", "persons"), "people"),
 }
-# Units that only say "when": "1066" and "1066 AD" are the same answer.
+# Units that only say "when": "1066" and "1066 AD" are the same answer ("BC" negates instead).
 _NEUTRAL_UNITS = frozenset({"ad"})
 
 
@@ -412,6 +415,9 @@ def _number_of(words: Sequence[str]) -> _Number | None:
         rest = words[end:]
         if len(rest) <= 2 and all(word in _UNIT_WORDS for word in rest):
             unit = tuple(u for u in (_UNIT_WORDS[word] for word in rest) if u not in _NEUTRAL_UNITS)
+            if unit and unit[0] == "bc":
+                # 44 BC is the year -44: it must not match 44 (AD) when either side leaves the era out.
+                return _Number(value=-value, unit=unit[1:])
             return _Number(value=value, unit=unit)
         return None
     return None
@@ -431,12 +437,13 @@ _FILLER_PREFIXES = _phrases(
     i think it is, i think, i believe, i guess, i suppose, i would say, id say, i say, im pretty sure,
     im sure, i am sure, i am pretty sure, pretty sure, it is, its, it was, is it, was it, thats, that is,
     that would be, it must be, must be, it could be, could it be, could be, its gotta be, gotta be, maybe,
-    perhaps, probably, possibly, surely, definitely, obviously, of course, hmm, hm, um, umm, uh, er, erm, ok, okay, well, oh, so,
-    either, in, about, around, approximately, approx, roughly, circa, exactly"""
+    perhaps, probably, possibly, surely, definitely, obviously, of course, hmm, hm, um, umm, uh, er, erm,
+    ok, okay, well, oh, so, either, in, about, around, approximately, approx, roughly, circa, exactly"""
 )
 _FILLER_SUFFIXES = _phrases(
     """i think, i guess, i believe, i suppose, maybe, perhaps, probably, right, lol, please, for sure,
-    obviously, surely, of course, isnt it, innit, i reckon, im guessing"""
+    obviously, surely, of course, isnt it, innit, i reckon, im guessing, not sure, im not sure, idk, dunno,
+    i dont know, or something"""
 )
 # Words that carry no candidate of their own: a list piece made only of these ("not sure", "idk") is not
 # a second guess.
@@ -660,8 +667,9 @@ def _typo_distance(typed: str, wanted: str, limit: float) -> tuple[float, int]:
     n, m = len(typed), len(wanted)
     word_len = len(wanted)
     starts = [j == 0 or wanted[j - 1] == " " for j in range(m)]
-    ins = [_indel_cost(wanted, j) for j in range(m)]
-    dels = [_indel_cost(typed, i) for i in range(n)]
+    # A missing or extra letter at the start of a word is rarely a typo ("atre" is not "theatre").
+    ins = [_indel_cost(wanted, j) + (0.5 if starts[j] else 0.0) for j in range(m)]
+    dels = [_indel_cost(typed, i) + (0.5 if i == 0 or typed[i - 1] == " " else 0.0) for i in range(n)]
     # Rows of (cost, edits), kept two back for transpositions.
     before: list[tuple[float, int]] = []
     prev: list[tuple[float, int]] = [(0.0, 0)]
@@ -762,7 +770,7 @@ class _Accepted:
     form: _Form
     is_alias: bool
     number: _Number | None
-    parts: int
+    candidates: int  # how many list pieces the answer itself has ("Romeo and Juliet": 2)
     known: int | None
 
 
@@ -770,7 +778,7 @@ def _accepted(answer: str, aliases: Sequence[str]) -> list[_Accepted]:
     out: list[_Accepted] = []
     texts = [(answer, False)] + [(alias, True) for alias in list(aliases)[:_MAX_ALIASES]]
     for text, is_alias in texts:
-        if not isinstance(text, str):
+        if not isinstance(text, str) or len(text) > _MAX_ACCEPTED_CHARS:
             continue
         words = _fold(text).split()
         if not words:
@@ -785,7 +793,7 @@ def _accepted(answer: str, aliases: Sequence[str]) -> list[_Accepted]:
                 form=form,
                 is_alias=is_alias,
                 number=number,
-                parts=len(_list_parts(text)),
+                candidates=len(_candidates(text)),
                 known=_KNOWN_NAMES.get(" ".join(form.plain_bare)),
             )
         )
@@ -983,6 +991,9 @@ def _judge(given: str, answer: str, aliases: Sequence[str], tolerance: float) ->
     if not accepted:
         return _incorrect("no match")
     forms = _given_forms(words)
+    candidates = _candidates(given)
+    if len(candidates) == 1 and len(_list_parts(given)) > 1:
+        forms.append(_Form.of(candidates[0]))  # "Paris, not sure": the other pieces are only filler
 
     # Whole reply first, so an answer that itself holds "and", "&", "/" or a comma still matches.
     for acc in accepted:
@@ -997,8 +1008,7 @@ def _judge(given: str, answer: str, aliases: Sequence[str], tolerance: float) ->
             return found
 
     # Several candidates: wrong even when one is right, unless every one of them is right.
-    candidates = _candidates(given)
-    if len(candidates) > 1 and not any(acc.parts == len(_list_parts(given)) for acc in accepted):
+    if len(candidates) > 1 and not any(acc.candidates == len(candidates) for acc in accepted):
         verdicts = [
             _match_words([_Form.of(candidate)], accepted, tolerance, _number_of(candidate))
             for candidate in candidates
