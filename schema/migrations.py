@@ -9,6 +9,7 @@ import attrs
 import peewee as pw
 
 from schema.models import ALL_MODELS, SchemaMigration
+from schema.telebot_models import TELEBOT_MODELS
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,14 @@ def _initial_schema(database: pw.Database) -> None:
     database.create_tables([m for m in ALL_MODELS if m is not SchemaMigration], safe=True)
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _initial_schema),)
+def _telebot_tables(database: pw.Database) -> None:
+    database.create_tables(list(TELEBOT_MODELS), safe=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _initial_schema),
+    Migration(3, "telebot sessions and outbound ledger", _telebot_tables),
+)
 
 
 def apply_migrations(database: pw.Database) -> list[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -19,16 +20,26 @@ class Button:
 Keyboard = tuple[tuple[Button, ...], ...]
 
 
-class TelegramOutbox(Protocol):
-    """Sends and edits chat messages, in order per chat, within Telegram's limits, dropping none.
+@attrs.frozen(kw_only=True)
+class OutboundOp:
+    """One Telegram call: send a message, or edit the message sent earlier under the same ``key``.
 
-    ``key`` names a message within its chat so the session can later edit it without knowing Telegram's
-    message id.
+    ``key`` names a message within its chat so a session can edit it without knowing Telegram's message id;
+    ``ledger_id`` is the op's row in the durable outbound ledger (None when there is no ledger).
     """
 
-    def send(self, chat_id: int, key: str, text: str, keyboard: Keyboard = ()) -> None: ...
+    kind: str
+    chat_id: int
+    key: str
+    text: str
+    keyboard: Keyboard = ()
+    ledger_id: int | None = None
 
-    def edit(self, chat_id: int, key: str, text: str, keyboard: Keyboard = ()) -> None: ...
+
+class TelegramOutbox(Protocol):
+    """Delivers ops in order per chat, within Telegram's limits, dropping none."""
+
+    def deliver(self, ops: Sequence[OutboundOp]) -> None: ...
 
 
 @attrs.frozen(kw_only=True)

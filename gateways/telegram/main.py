@@ -7,6 +7,7 @@ import logging
 import signal
 from typing import Any
 
+import pykka
 from telegram.ext import Application, ApplicationBuilder
 
 from gateways.api.auth import TokenService
@@ -17,10 +18,13 @@ from gateways.telegram.api_client import HttpGameApi
 from gateways.telegram.bot import BotHandlers
 from gateways.telegram.commands import KafkaCommandSink
 from gateways.telegram.outbox import TelegramOutbox
+from schema.db import DatabaseUnavailable, bind_database, wait_for_database
 from trivia_actors.kafka_bridge import Completion, ConsumerBridgeActor
 from trivia_actors.kafka_io import EventProducer, make_consumer, make_producer
+from trivia_actors.ports import OutboundOp
 from trivia_actors.session_manager import SessionManagerActor
 from trivia_actors.session_messages import ResultArrived
+from trivia_actors.session_store import MarkSent, SessionStoreActor
 from trivia_actors.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -62,19 +66,42 @@ def service_token(settings: Settings) -> str:
                                         ttl_s=365 * 24 * 3600)
 
 
+async def _ask(ref: pykka.ActorRef[Any], message: Any) -> Any:
+    """Ask an actor from the loop without blocking it (the wait happens in a worker thread)."""
+    return await asyncio.to_thread(lambda: ref.ask(message, timeout=30))
+
+
 async def run(settings: Settings) -> int:
     """Run until SIGTERM/SIGINT: stop polling, drain the outbox, commit offsets, exit 0."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    database = bind_database(settings.database_url, max_connections=8)
+    try:
+        await asyncio.to_thread(wait_for_database, database, settings.database_url,
+                                timeout_s=settings.db_init_timeout_s)
+    except DatabaseUnavailable as exc:
+        logger.error("%s", exc)
+        return 1
     application = build_application(settings)
     await application.initialize()
-    outbox = TelegramOutbox(application.bot, LoopBridge(loop))
+    store = SessionStoreActor.start(database)
+
+    def on_sent(ledger_id: int, message_id: int | None) -> None:
+        store.tell(MarkSent(ledger_id=ledger_id, message_id=message_id))
+
+    outbox = TelegramOutbox(application.bot, LoopBridge(loop), on_sent=on_sent)
+    # Calls decided before a restart but not yet made go first, with the message ids they may edit.
+    pending: list[OutboundOp] = await _ask(store, "load_pending")
+    outbox.message_ids.update(await _ask(store, ("message_ids", sorted({op.chat_id for op in pending}))))
+    outbox.deliver(pending)
     api = HttpGameApi(settings.api_url, service_token(settings))
     producer = EventProducer(make_producer(settings))
     commands = KafkaCommandSink(producer, settings.topic("commands"))
-    manager = SessionManagerActor.start(outbox=outbox, api=api, commands=commands)
+    manager = SessionManagerActor.start(outbox=outbox, api=api, commands=commands, store=store)
+    restored_chats: list[int] = await _ask(manager, "chats")
+    outbox.message_ids.update(await _ask(store, ("message_ids", restored_chats)))
 
     def dispatch(event: Any, completion: Completion) -> None:
         manager.tell(ResultArrived(event=event, completion=completion))
@@ -107,6 +134,7 @@ async def run(settings: Settings) -> int:
     await outbox.drain(timeout_s=10)
     await asyncio.to_thread(bridge.stop, timeout=10)
     await asyncio.to_thread(manager.stop, timeout=10)
+    await asyncio.to_thread(store.stop, timeout=10)
     await asyncio.to_thread(api.stop)
     await outbox.stop()
     await application.shutdown()

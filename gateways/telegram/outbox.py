@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import attrs
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
@@ -23,7 +23,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from gateways.bridge import LoopBridge
 from trivia_actors.metrics import TELEGRAM_SENT
-from trivia_actors.ports import Keyboard
+from trivia_actors.ports import Keyboard, OutboundOp
 
 logger = logging.getLogger(__name__)
 
@@ -38,15 +38,6 @@ class FloodLimits:
     group_per_minute: int = 20
 
 
-@attrs.frozen(kw_only=True)
-class _Op:
-    kind: str  # "send" | "edit"
-    chat_id: int
-    key: str
-    text: str
-    keyboard: Keyboard
-
-
 def _markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
     if not keyboard:
         return None
@@ -59,7 +50,7 @@ class _ChatLane:
     """One chat's queue and its rate state."""
 
     def __init__(self, limits: FloodLimits, is_group: bool) -> None:
-        self.ops: collections.deque[_Op] = collections.deque()
+        self.ops: collections.deque[OutboundOp] = collections.deque()
         self.tokens = float(limits.chat_burst)
         self.refilled = time.monotonic()
         self.not_before = 0.0
@@ -90,8 +81,10 @@ class _ChatLane:
 class TelegramOutbox:
     """Implements :class:`trivia_actors.ports.TelegramOutbox`; thread-safe entry, all work on the bot's loop."""
 
-    def __init__(self, bot: Bot, bridge: LoopBridge, limits: FloodLimits = FloodLimits()) -> None:
+    def __init__(self, bot: Bot, bridge: LoopBridge, limits: FloodLimits = FloodLimits(),
+                 on_sent: Callable[[int, int | None], None] | None = None) -> None:
         self.bot = bot
+        self.on_sent = on_sent
         self.bridge = bridge
         self.limits = limits
         self.message_ids: dict[tuple[int, str], int] = {}
@@ -103,15 +96,17 @@ class TelegramOutbox:
 
     # --- thread-safe entry ------------------------------------------------------------------------
 
-    def send(self, chat_id: int, key: str, text: str, keyboard: Keyboard = ()) -> None:
-        self.bridge.call(self._enqueue, _Op(kind="send", chat_id=chat_id, key=key, text=text, keyboard=keyboard))
+    def deliver(self, ops: Sequence[OutboundOp]) -> None:
+        """Queue ops (from any thread); they are sent in order per chat."""
+        self.bridge.call(self._enqueue_all, tuple(ops))
 
-    def edit(self, chat_id: int, key: str, text: str, keyboard: Keyboard = ()) -> None:
-        self.bridge.call(self._enqueue, _Op(kind="edit", chat_id=chat_id, key=key, text=text, keyboard=keyboard))
+    def _enqueue_all(self, ops: tuple[OutboundOp, ...]) -> None:
+        for op in ops:
+            self._enqueue(op)
 
     # --- loop side --------------------------------------------------------------------------------
 
-    def _enqueue(self, op: _Op) -> None:
+    def _enqueue(self, op: OutboundOp) -> None:
         lane = self._lanes.get(op.chat_id)
         if lane is None:
             lane = self._lanes[op.chat_id] = _ChatLane(self.limits, is_group=op.chat_id < 0)
@@ -174,10 +169,11 @@ class TelegramOutbox:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=max(next_at - time.monotonic(), 0.005))
 
-    async def _perform(self, lane: _ChatLane, op: _Op, in_flight: set[int]) -> None:
+    async def _perform(self, lane: _ChatLane, op: OutboundOp, in_flight: set[int]) -> None:
         requeue = False
+        message_id: int | None = None
         try:
-            await self._call(op)
+            message_id = await self._call(op)
             TELEGRAM_SENT.labels(op.kind, "ok").inc()
         except RetryAfter as exc:
             after = exc.retry_after
@@ -187,6 +183,7 @@ class TelegramOutbox:
             TELEGRAM_SENT.labels(op.kind, "429").inc()
             logger.warning("chat %s: Telegram asked to wait %.1fs", op.chat_id, retry)
         except BadRequest as exc:
+            # Refused for good (e.g. the chat is gone): settled, never retried; "not modified" is a no-op edit.
             if "not modified" not in str(exc).lower():
                 logger.warning("chat %s: %s %s refused: %s", op.chat_id, op.kind, op.key, exc.message)
             TELEGRAM_SENT.labels(op.kind, "refused").inc()
@@ -203,19 +200,22 @@ class TelegramOutbox:
                 lane.ops.appendleft(op)
             else:
                 self._pending -= 1
+                if op.ledger_id is not None and self.on_sent is not None:
+                    self.on_sent(op.ledger_id, message_id)
             in_flight.discard(op.chat_id)
             self._wakeup.set()
 
-    async def _call(self, op: _Op) -> Any:
+    async def _call(self, op: OutboundOp) -> int | None:
         markup = _markup(op.keyboard)
         message_id = self.message_ids.get((op.chat_id, op.key))
         if op.kind == "edit" and message_id is not None:
-            return await self.bot.edit_message_text(
+            await self.bot.edit_message_text(
                 op.text, chat_id=op.chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=markup
             )
+            return None
         # A send, or an edit of a message we never sent (e.g. before a restart): send it as new.
         message = await self.bot.send_message(op.chat_id, op.text, parse_mode=ParseMode.HTML, reply_markup=markup)
         self.message_ids[(op.chat_id, op.key)] = message.message_id
         if len(self.message_ids) > 200_000:
             self.message_ids.pop(next(iter(self.message_ids)))
-        return message
+        return int(message.message_id)

@@ -12,6 +12,7 @@ import pytest
 from gateways.local_broker import free_port
 from schema.bank import load_bank
 from schema.db import bind_database
+from schema.migrations import MIGRATIONS
 from schema.models import Question, SchemaMigration
 from tests.conftest import TEST_JWT_SECRET
 
@@ -44,7 +45,7 @@ def test_db_init_twice_changes_nothing(pg_factory, broker):
     tables, migrations, questions = after_first
     assert {"game_sessions", "answers", "questions", "request_statuses", "export_outbox", "telegram_users",
             "game_questions"} <= set(tables)
-    assert [v for v, _ in migrations] == [1]
+    assert [v for v, _ in migrations] == sorted(m.version for m in MIGRATIONS)
     assert len(questions) == len(load_bank())
     assert "created: " in first.stderr and "commands" in first.stderr
     second = _run(env)

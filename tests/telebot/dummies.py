@@ -16,13 +16,9 @@ class DummyOutbox:
         self.calls: list[tuple[str, int, str, str, tuple]] = []
         self.lock = threading.Lock()
 
-    def send(self, chat_id: int, key: str, text: str, keyboard=()) -> None:
+    def deliver(self, ops) -> None:
         with self.lock:
-            self.calls.append(("send", chat_id, key, text, keyboard))
-
-    def edit(self, chat_id: int, key: str, text: str, keyboard=()) -> None:
-        with self.lock:
-            self.calls.append(("edit", chat_id, key, text, keyboard))
+            self.calls.extend((op.kind, op.chat_id, op.key, op.text, op.keyboard) for op in ops)
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list:
         deadline = time.monotonic() + timeout

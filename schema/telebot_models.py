@@ -1,0 +1,44 @@
+"""The telebot's durable state: session snapshots per chat and the outbound message ledger."""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from schema.models import BaseModel, JSONField, utcnow
+
+
+class ChatSession(BaseModel):
+    """The latest snapshot of the session running in a chat (restored after a restart)."""
+
+    chat_id = pw.BigIntegerField(primary_key=True)
+    game_id = pw.CharField(max_length=36, null=True, index=True)
+    phase = pw.CharField(max_length=16, index=True)
+    snapshot = JSONField()
+    version = pw.IntegerField(default=0)
+    updated_at = pw.DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        table_name = "chat_sessions"
+
+
+class OutboundMessage(BaseModel):
+    """One Telegram call to make (send or edit), written with the snapshot that caused it; sent once."""
+
+    id = pw.BigAutoField()
+    dedupe_key = pw.CharField(max_length=300, unique=True)
+    chat_id = pw.BigIntegerField(index=True)
+    key = pw.CharField(max_length=200)
+    kind = pw.CharField(max_length=8)
+    text = pw.TextField()
+    keyboard = JSONField(default=list)
+    status = pw.CharField(max_length=8, default="pending", index=True)
+    telegram_message_id = pw.BigIntegerField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    sent_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "outbound_messages"
+        indexes = ((("chat_id", "key", "kind"), False),)
+
+
+TELEBOT_MODELS: tuple[type[BaseModel], ...] = (ChatSession, OutboundMessage)

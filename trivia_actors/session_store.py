@@ -1,0 +1,146 @@
+"""The telebot's persistence actor: session snapshots, the outbound ledger and processed-update claims.
+
+A session's new state and the Telegram calls it decided to make are written in one transaction, so after a
+crash a restored session never re-sends what it had sent, and never forgets what it had decided to send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import peewee as pw
+
+from schema.models import ProcessedMessage, utcnow
+from schema.telebot_models import ChatSession, OutboundMessage
+from trivia_actors.db_actor import TRANSIENT_DB_ERRORS, DatabaseActor
+from trivia_actors.ports import Button, OutboundOp
+
+logger = logging.getLogger(__name__)
+
+
+def _dedupe_key(op: OutboundOp) -> str:
+    if op.kind == "send":
+        return f"{op.chat_id}:send:{op.key}"
+    # An edit is identified by its content: the same edit decided twice is made once.
+    digest = hashlib.sha256(f"{op.text}\x1f{op.keyboard!r}".encode()).hexdigest()[:24]
+    return f"{op.chat_id}:edit:{op.key}:{digest}"[:300]
+
+
+def _keyboard_json(op: OutboundOp) -> list[list[dict[str, str]]]:
+    return [[{"text": b.text, "data": b.data} for b in row] for row in op.keyboard]
+
+
+def _op_from_row(row: OutboundMessage) -> OutboundOp:
+    keyboard = tuple(tuple(Button(text=b["text"], data=b["data"]) for b in r) for r in (row.keyboard or []))
+    return OutboundOp(kind=row.kind, chat_id=row.chat_id, key=row.key, text=row.text, keyboard=keyboard,
+                      ledger_id=row.id)
+
+
+@attrs.frozen(kw_only=True)
+class SaveSession:
+    """Persist a session's snapshot with the ops it produced; the reply is the ops actually new."""
+
+    chat_id: int
+    game_id: str | None
+    phase: str
+    snapshot: dict[str, Any]
+    ops: tuple[OutboundOp, ...]
+
+
+@attrs.frozen(kw_only=True)
+class MarkSent:
+    """Telegram accepted ledger op ``ledger_id`` (a send returns the message id)."""
+
+    ledger_id: int
+    message_id: int | None
+
+
+@attrs.frozen(kw_only=True)
+class Claim:
+    """Claim a processed-message key (a Telegram update id); the reply is True only the first time."""
+
+    key: str
+
+
+class SessionStoreActor(DatabaseActor):
+    """All of the telebot's writes; callers ask (with a timeout) when they need the outcome."""
+
+    def __init__(self, database: pw.Database) -> None:
+        super().__init__(database)
+
+    def on_receive(self, message: Any) -> Any:
+        try:
+            self.ensure_connection()
+            if isinstance(message, SaveSession):
+                return self._save(message)
+            if isinstance(message, MarkSent):
+                self._mark_sent(message)
+                return None
+            if isinstance(message, Claim):
+                return self._claim(message.key)
+            if message == "load_sessions":
+                return self._load_sessions()
+            if message == "load_pending":
+                return self._load_pending()
+            if isinstance(message, tuple) and message and message[0] == "message_ids":
+                return self._message_ids(message[1])
+        except TRANSIENT_DB_ERRORS:
+            self.drop_connection()
+            raise
+        logger.warning("session store: unexpected message %s", type(message).__name__)
+        return None
+
+    def _save(self, message: SaveSession) -> list[OutboundOp]:
+        new_ops: list[OutboundOp] = []
+        with self.database.atomic():
+            updated = (
+                ChatSession.update(game_id=message.game_id, phase=message.phase, snapshot=message.snapshot,
+                                   version=ChatSession.version + 1, updated_at=utcnow())
+                .where(ChatSession.chat_id == message.chat_id)
+                .execute()
+            )
+            if not updated:
+                ChatSession.insert(chat_id=message.chat_id, game_id=message.game_id, phase=message.phase,
+                                   snapshot=message.snapshot).execute()
+            for op in message.ops:
+                key = _dedupe_key(op)
+                inserted = (
+                    OutboundMessage.insert(dedupe_key=key, chat_id=op.chat_id, key=op.key, kind=op.kind, text=op.text,
+                                           keyboard=_keyboard_json(op))
+                    .on_conflict_ignore()
+                    .as_rowcount()
+                    .execute()
+                )
+                if inserted:
+                    row_id = OutboundMessage.get(OutboundMessage.dedupe_key == key).id
+                    new_ops.append(attrs.evolve(op, ledger_id=row_id))
+        return new_ops
+
+    def _mark_sent(self, message: MarkSent) -> None:
+        OutboundMessage.update(status="sent", telegram_message_id=message.message_id, sent_at=utcnow()).where(
+            OutboundMessage.id == message.ledger_id
+        ).execute()
+
+    def _claim(self, key: str) -> bool:
+        return bool(ProcessedMessage.insert(key=key[:200]).on_conflict_ignore().as_rowcount().execute())
+
+    def _load_sessions(self) -> list[dict[str, Any]]:
+        rows = ChatSession.select().where(ChatSession.phase != "finished").order_by(ChatSession.chat_id)
+        return [row.snapshot for row in rows]
+
+    def _load_pending(self) -> list[OutboundOp]:
+        rows = OutboundMessage.select().where(OutboundMessage.status == "pending").order_by(OutboundMessage.id)
+        return [_op_from_row(row) for row in rows]
+
+    def _message_ids(self, chat_ids: Sequence[int]) -> dict[tuple[int, str], int]:
+        if not chat_ids:
+            return {}
+        rows = OutboundMessage.select(OutboundMessage.chat_id, OutboundMessage.key,
+                                      OutboundMessage.telegram_message_id).where(
+            OutboundMessage.chat_id.in_(list(chat_ids)), OutboundMessage.kind == "send",
+            OutboundMessage.telegram_message_id.is_null(False))
+        return {(row.chat_id, row.key): int(row.telegram_message_id or 0) for row in rows}
