@@ -47,6 +47,7 @@ class Settings:
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: str | None = attrs.field(default=None, repr=False)
+    telegram_webhook_listen: str = "0.0.0.0:8443"
     deepseek_api_key: str | None = attrs.field(default=None, repr=False)
     deepseek_base_url: str = "https://api.deepseek.com"
     deepseek_model: str = "deepseek-chat"
@@ -138,6 +139,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         telegram_api_base_url=_str(env, "TELEGRAM_API_BASE_URL", defaults.telegram_api_base_url),
         telegram_webhook_url=_opt(env, "TELEGRAM_WEBHOOK_URL"),
         telegram_webhook_secret=_opt(env, "TELEGRAM_WEBHOOK_SECRET"),
+        telegram_webhook_listen=_str(env, "TELEGRAM_WEBHOOK_LISTEN", defaults.telegram_webhook_listen),
         deepseek_api_key=_opt(env, "DEEPSEEK_API_KEY"),
         deepseek_base_url=_str(env, "DEEPSEEK_BASE_URL", defaults.deepseek_base_url).rstrip("/"),
         deepseek_model=_str(env, "DEEPSEEK_MODEL", defaults.deepseek_model),

@@ -6,8 +6,11 @@ import asyncio
 import logging
 import signal
 from typing import Any
+from urllib.parse import urlsplit
 
 import pykka
+import uvicorn
+from telegram import Update
 from telegram.ext import Application, ApplicationBuilder
 
 from gateways.api.auth import TokenService
@@ -18,6 +21,7 @@ from gateways.telegram.api_client import HttpGameApi
 from gateways.telegram.bot import BotHandlers
 from gateways.telegram.commands import KafkaCommandSink
 from gateways.telegram.outbox import TelegramOutbox
+from gateways.telegram.webhook import create_webhook_app
 from schema.db import DatabaseUnavailable, bind_database, wait_for_database
 from trivia_actors.kafka_bridge import Completion, ConsumerBridgeActor
 from trivia_actors.kafka_io import EventProducer, make_consumer, make_producer
@@ -108,8 +112,9 @@ async def run(settings: Settings) -> int:
 
     bridge = ConsumerBridgeActor.start(
         name="telebot",
+        # "earliest": a result produced before this group's first join must still reach its session.
         consumer_factory=lambda: make_consumer(settings, group_id=TELEBOT_GROUP, client_id="trivia-telebot",
-                                               auto_offset_reset="latest"),
+                                               auto_offset_reset="earliest"),
         topics=(settings.topic("results"),),
         dispatch=dispatch,
         dlq=producer,
@@ -123,12 +128,29 @@ async def run(settings: Settings) -> int:
     outbox.start()
     await application.start()
     assert application.updater is not None
-    await application.updater.start_polling(poll_interval=0.0, timeout=10, drop_pending_updates=False)
-    me = application.bot.username if application.bot else "?"
-    logger.info("telebot @%s polling (ops port %d)", me, ops.port)
+    webhook_server: uvicorn.Server | None = None
+    webhook_task: asyncio.Task[None] | None = None
+    if settings.telegram_webhook_url and settings.telegram_webhook_secret:
+        path = urlsplit(settings.telegram_webhook_url).path or "/"
+        host, _, port = settings.telegram_webhook_listen.rpartition(":")
+        webhook_app = create_webhook_app(application, path=path, secret=settings.telegram_webhook_secret)
+        webhook_server = uvicorn.Server(uvicorn.Config(webhook_app, host=host or "0.0.0.0", port=int(port),  # noqa: S104
+                                                       log_config=None, access_log=False, lifespan="off"))
+        webhook_task = loop.create_task(webhook_server.serve())
+        await application.bot.set_webhook(settings.telegram_webhook_url, secret_token=settings.telegram_webhook_secret,
+                                          allowed_updates=Update.ALL_TYPES)
+        logger.info("telebot in webhook mode on %s (path %s)", settings.telegram_webhook_listen, path)
+    else:
+        await application.bot.delete_webhook()
+        await application.updater.start_polling(poll_interval=0.0, timeout=10, drop_pending_updates=False)
+        logger.info("telebot polling (ops port %d)", ops.port)
     await stop.wait()
     logger.info("telebot shutting down")
-    await application.updater.stop()
+    if webhook_server is not None and webhook_task is not None:
+        webhook_server.should_exit = True
+        await webhook_task
+    else:
+        await application.updater.stop()
     await application.stop()
     await asyncio.to_thread(bridge.ask, "drain", timeout=5)
     await outbox.drain(timeout_s=10)
