@@ -199,6 +199,12 @@ class GameSessionActor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         if message == "state":
             return attrs.evolve(self.state)
+        if message == "passivate":
+            # Only a quiet session may sleep: its snapshot is saved and no API call is in flight.
+            if self.state.pending_call is not None or self._saved != self.state.to_snapshot():
+                return False
+            self._cancel_timer()
+            return self.state.deadline if self.state.phase == "asking" else None
         completion = message.completion if isinstance(message, ResultArrived) else None
         try:
             self._handle(message)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 from typing import Any, cast
 
+import attrs
 import pykka
 
 from trivia_actors import texts
@@ -16,32 +20,87 @@ from trivia_actors.session_store import Claim
 logger = logging.getLogger(__name__)
 
 
+@attrs.frozen
+class _Tick:
+    """Time to passivate idle sessions and wake the passive ones whose timer is due."""
+
+
 class SessionManagerActor(pykka.ThreadingActor):
     """Routes Telegram input and results by chat, starting, stopping and restoring session actors."""
 
     def __init__(self, *, outbox: TelegramOutbox, api: GameApi, commands: CommandSink | None = None,
-                 store: pykka.ActorRef[Any] | None = None) -> None:
+                 store: pykka.ActorRef[Any] | None = None, passivate_after_s: float = 60.0,
+                 clock: Callable[[], float] = time.time) -> None:
         super().__init__()
         self.outbox = outbox
         self.api = api
         self.commands = commands
         self.store = store
+        self.passivate_after_s = passivate_after_s
+        self.clock = clock
         self.sessions: dict[int, pykka.ActorRef[Any]] = {}
+        self.last_active: dict[int, float] = {}
+        # Passivated chats: actor stopped, snapshot kept; the value is when its timer must fire (or None).
+        self.passive: dict[int, float | None] = {}
+        self._ticker: threading.Timer | None = None
 
     def on_start(self) -> None:
-        if self.store is None:
+        if self.store is not None:
+            snapshots = cast(list[dict[str, Any]], self.store.ask("load_sessions", timeout=30))
+            for document in snapshots:
+                self._spawn(SessionState.from_snapshot(document), restored=True)
+            if snapshots:
+                logger.info("restored %d sessions", len(snapshots))
+        self._schedule_tick()
+
+    def _schedule_tick(self) -> None:
+        interval = max(min(self.passivate_after_s / 4, 5.0), 0.05)
+        self._ticker = threading.Timer(interval, self._tick_now)
+        self._ticker.daemon = True
+        self._ticker.start()
+
+    def _tick_now(self) -> None:
+        try:
+            self.actor_ref.tell(_Tick())
+        except pykka.ActorDeadError:
             return
-        snapshots = cast(list[dict[str, Any]], self.store.ask("load_sessions", timeout=30))
-        for document in snapshots:
-            self._spawn(SessionState.from_snapshot(document), restored=True)
-        if snapshots:
-            logger.info("restored %d sessions", len(snapshots))
 
     def _spawn(self, state: SessionState, *, restored: bool = False) -> pykka.ActorRef[Any]:
         ref = GameSessionActor.start(state, outbox=self.outbox, api=self.api, manager=self.actor_ref,
                                      commands=self.commands, store=self.store, restored=restored)
         self.sessions[state.chat_id] = ref
+        self.last_active[state.chat_id] = self.clock()
         return ref
+
+    def _session(self, chat_id: int) -> pykka.ActorRef[Any] | None:
+        """The chat's live session, re-activating a passivated one from its snapshot."""
+        ref = self.sessions.get(chat_id)
+        if ref is None and chat_id in self.passive and self.store is not None:
+            del self.passive[chat_id]
+            document = cast(dict[str, Any] | None, self.store.ask(("load_session", chat_id), timeout=10))
+            if document is not None:
+                ref = self._spawn(SessionState.from_snapshot(document), restored=True)
+        if ref is not None:
+            self.last_active[chat_id] = self.clock()
+        return ref
+
+    def _tick(self) -> None:
+        now = self.clock()
+        if self.store is not None:
+            for chat_id, ref in list(self.sessions.items()):
+                if now - self.last_active.get(chat_id, now) < self.passivate_after_s:
+                    continue
+                deadline = cast(float | None | bool, ref.ask("passivate", timeout=10))
+                if deadline is False:
+                    continue  # busy (e.g. an API call in flight): try again later
+                ref.stop()
+                del self.sessions[chat_id]
+                self.last_active.pop(chat_id, None)
+                self.passive[chat_id] = None if deadline is None else float(deadline)
+            for chat_id, deadline in list(self.passive.items()):
+                if deadline is not None and deadline <= now + 0.5:
+                    self._session(chat_id)  # its timer is due: wake it so the timeout is applied
+        self._schedule_tick()
 
     def _first_time(self, update_id: int) -> bool:
         """True unless this Telegram update was handled before (updates are redelivered after a crash)."""
@@ -53,38 +112,47 @@ class SessionManagerActor(pykka.ThreadingActor):
         self.outbox.deliver([OutboundOp(kind="send", chat_id=chat_id, key=key, text=text)])
 
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, StartGame):
+        if isinstance(message, _Tick):
+            self._tick()
+        elif isinstance(message, StartGame):
             if not self._first_time(message.update_id):
                 return None
-            if message.chat_id in self.sessions:
+            if self._session(message.chat_id) is not None:
                 self._say(message.chat_id, f"busy:{message.update_id}", texts.render("already_playing"))
                 return None
             self._spawn(SessionState(chat_id=message.chat_id, player=message.player)).tell(message)
         elif isinstance(message, AnswerGiven | StopGame | TextGiven):
-            session = self.sessions.get(message.chat_id)
+            session = self._session(message.chat_id)
             if session is not None:
                 session.tell(message)
             elif isinstance(message, StopGame) and self._first_time(message.update_id):
                 self._say(message.chat_id, f"nogame:{message.update_id}", texts.render("no_game"))
         elif isinstance(message, ResultArrived):
             chat_id = message.event.chat_id
-            session = self.sessions.get(chat_id) if chat_id is not None else None
+            session = self._session(chat_id) if chat_id is not None else None
             if session is None:
                 # Not a game of this bot (an API client's), or one that already ended.
                 message.completion.done()
             else:
                 session.tell(message)
         elif isinstance(message, SessionEnded):
+            self.last_active.pop(message.chat_id, None)
             session = self.sessions.pop(message.chat_id, None)
             if session is not None:
                 session.stop(block=False)
         elif message == "active_sessions":
             return len(self.sessions)
+        elif message == "passive_sessions":
+            return len(self.passive)
+        elif message == "passive_chats":
+            return sorted(self.passive)
         elif message == "chats":
             return sorted(self.sessions)
         return None
 
     def on_stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
         for ref in self.sessions.values():
             ref.stop(block=False)
         self.sessions.clear()

@@ -88,6 +88,9 @@ class SessionStoreActor(DatabaseActor):
                 return self._load_pending()
             if isinstance(message, tuple) and message and message[0] == "message_ids":
                 return self._message_ids(message[1])
+            if isinstance(message, tuple) and message and message[0] == "load_session":
+                row = ChatSession.get_or_none(ChatSession.chat_id == message[1])
+                return row.snapshot if row is not None and row.phase != "finished" else None
         except TRANSIENT_DB_ERRORS:
             self.drop_connection()
             raise

@@ -1,0 +1,99 @@
+"""Sessions survive: snapshots and the outbound ledger in PostgreSQL, passivation, restore after a restart."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from schema import events as ev
+from schema.telebot_models import ChatSession, OutboundMessage
+from tests.telebot.dummies import DummyApi, DummyCommands, DummyCompletion, DummyOutbox
+from trivia_actors.session_manager import SessionManagerActor
+from trivia_actors.session_messages import AnswerGiven, Player, ResultArrived, StartGame
+from trivia_actors.session_store import MarkSent, SessionStoreActor
+
+
+def _wait(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.fixture
+def store(database):
+    ref = SessionStoreActor.start(database)
+    yield ref
+    ref.stop()
+
+
+def _questions():
+    return tuple(ev.QuestionView(no=i, text=f"Q{i}?", options=("a", "b", "c", "d"), category="art",
+                                 difficulty="easy") for i in range(2))
+
+
+def _created(game_id: str, chat_id: int) -> ResultArrived:
+    envelope = ev.Envelope(request_id=str(uuid.uuid4()), game_id=game_id, chat_id=chat_id, user_id="tg:7",
+                           payload=ev.GameCreated(question_count=2, time_limit_s=600, questions=_questions()))
+    return ResultArrived(event=envelope, completion=DummyCompletion())
+
+
+def test_restart_restores_the_game_and_resends_only_unsent_calls(store, database):
+    chat_id = int(uuid.uuid4().int % 10**9)
+    game_id = str(uuid.uuid4())
+    tag = game_id.replace("-", "")[:8]
+    player = Player(telegram_id=chat_id, name="Kim")
+    outbox, api = DummyOutbox(), DummyApi(game_id)
+    manager = SessionManagerActor.start(outbox=outbox, api=api, commands=DummyCommands(), store=store)
+    manager.tell(StartGame(chat_id=chat_id, player=player, category=None, question_count=2, update_id=1))
+    manager.tell(_created(game_id, chat_id))
+    calls = outbox.wait_for(2)
+    assert calls[1][2] == f"{tag}:q:0"
+    # The first message reached Telegram, the question did not, when the process died.
+    with database.connection_context():
+        ledger = list(OutboundMessage.select().where(OutboundMessage.chat_id == chat_id).order_by(OutboundMessage.id))
+    assert [row.key for row in ledger] == ["prep:1", f"{tag}:q:0"]
+    store.ask(MarkSent(ledger_id=ledger[0].id, message_id=501))
+    manager.stop()
+
+    pending = store.ask("load_pending")
+    assert [(op.chat_id, op.key) for op in pending if op.chat_id == chat_id] == [(chat_id, f"{tag}:q:0")]
+    outbox2, api2 = DummyOutbox(), DummyApi(game_id)
+    manager2 = SessionManagerActor.start(outbox=outbox2, api=api2, commands=DummyCommands(), store=store)
+    assert chat_id in manager2.ask("chats")
+    manager2.tell(AnswerGiven(chat_id=chat_id, player=player, game_tag=tag, question_no=0, option=2, update_id=3))
+    _wait(lambda: any(c[0] == "submit_answer" for c in api2.calls))
+    assert [c[1]["option"] for c in api2.calls if c[0] == "submit_answer"] == [2]
+    assert outbox2.calls == [], "a restored session must not repeat what it already decided to send"
+    # A /play update delivered again after the restart is recognised and ignored.
+    manager2.tell(StartGame(chat_id=chat_id, player=player, category=None, question_count=2, update_id=1))
+    manager2.ask("chats")
+    assert outbox2.calls == []
+    manager2.stop()
+
+
+def test_idle_sessions_are_passivated_and_woken_by_the_next_update(store, database):
+    chat_id = int(uuid.uuid4().int % 10**9)
+    game_id = str(uuid.uuid4())
+    tag = game_id.replace("-", "")[:8]
+    player = Player(telegram_id=chat_id, name="Lee")
+    outbox, api = DummyOutbox(), DummyApi(game_id)
+    manager = SessionManagerActor.start(outbox=outbox, api=api, commands=DummyCommands(), store=store,
+                                        passivate_after_s=0.3)
+    manager.tell(StartGame(chat_id=chat_id, player=player, category=None, question_count=2, update_id=11))
+    manager.tell(_created(game_id, chat_id))
+    outbox.wait_for(2)
+    # The database is shared with other tests: look at this chat only.
+    _wait(lambda: chat_id in manager.ask("passive_chats"))
+    assert chat_id not in manager.ask("chats")
+    with database.connection_context():
+        assert ChatSession.get_by_id(chat_id).phase == "asking"
+    manager.tell(AnswerGiven(chat_id=chat_id, player=player, game_tag=tag, question_no=0, option=1, update_id=12))
+    _wait(lambda: any(c[0] == "submit_answer" for c in api.calls))
+    assert chat_id not in manager.ask("passive_chats")
+    assert chat_id in manager.ask("chats")
+    manager.stop()
