@@ -90,7 +90,7 @@ class SessionManagerActor(pykka.ThreadingActor):
             for chat_id, ref in list(self.sessions.items()):
                 if now - self.last_active.get(chat_id, now) < self.passivate_after_s:
                     continue
-                deadline = cast(float | None | bool, ref.ask("passivate", timeout=10))
+                deadline = cast(float | bool | None, ref.ask("passivate", timeout=10))
                 if deadline is False:
                     continue  # busy (e.g. an API call in flight): try again later
                 ref.stop()

@@ -30,8 +30,9 @@ __all__ = ["Judgement", "Verdict", "judge", "normalise", "words_to_number"]
 # Replies longer than this are refused before any edit distance is computed: nobody types an essay as an
 # answer, and it bounds the work done for hostile input (a 1 MB message costs one length check).
 MAX_GIVEN_CHARS = 500
-# Typo matching only runs on strings up to this length (the edit distance is quadratic).
-_MAX_TYPO_CHARS = 300
+# Typo matching only runs on strings up to this length (the edit distance is quadratic; bank answers are at
+# most 100 characters).
+_MAX_TYPO_CHARS = 150
 # Only this many aliases are considered, and none longer than this: a bank never needs more, and a reply of
 # at most MAX_GIVEN_CHARS could not match a far longer text anyway.
 _MAX_ALIASES = 50
@@ -293,13 +294,11 @@ def words_to_number(text: str) -> float | None:
     if cleaned.endswith(".") and not cleaned.endswith(".."):
         cleaned = cleaned[:-1]
     cleaned = cleaned.replace("\u2212", "-").replace("\u2013", "-")
-    try:
-        if _PLAIN_NUMBER_RE.fullmatch(cleaned):
-            return _finite(float(cleaned.replace(",", "")))
-        if _DECIMAL_COMMA_RE.fullmatch(cleaned):
-            return _finite(float(cleaned.replace(",", ".")))
-    except ValueError:  # unreachable for the patterns above, but a judge must never raise
-        return None
+    # float() cannot fail on text these patterns accept.
+    if _PLAIN_NUMBER_RE.fullmatch(cleaned):
+        return _finite(float(cleaned.replace(",", "")))
+    if _DECIMAL_COMMA_RE.fullmatch(cleaned):
+        return _finite(float(cleaned.replace(",", ".")))
     if cleaned.startswith("-") and cleaned[1:2].isdigit():
         rest = words_to_number(cleaned[1:])
         return None if rest is None else -rest
@@ -461,7 +460,7 @@ _QUALIFIERS = frozenset(
      "princess", "emperor", "pope", "president", "year", "the"}
 )  # fmt: skip
 # Separators between listed candidates. A comma between digits is part of a number ("1,000", "3,5").
-_LIST_SEPARATOR_RE = re.compile(r"[;/|\\\n\r\t\u2022]+|(?<!\d),|,(?!\d)")
+_LIST_SEPARATOR_RE = re.compile(r"[;/|\\\n\r\u2022]+|(?<!\d),|,(?!\d)")
 _LIST_WORDS = frozenset({"or", "and", "nor", "versus"})
 
 
@@ -925,9 +924,34 @@ def _partial(given: _Form, accepted: _Accepted) -> Judgement | None:
     start = next(i for i in range(len(wanted)) if wanted[i : i + len(typed)] == typed)
     missing = wanted[:start] + wanted[start + len(typed) :]
     coverage = len("".join(typed)) / len("".join(wanted))
-    if coverage >= 0.5 or all(word in _QUALIFIERS or word in _ARTICLES for word in missing):
-        return _close("partial")
-    return None
+    if coverage < 0.5 and not all(word in _QUALIFIERS or word in _ARTICLES for word in missing):
+        return None
+    known = _KNOWN_NAMES.get(" ".join(given.plain_bare))
+    if known is not None and known != accepted.known:
+        return _incorrect("near miss")  # "Sudan" is not part of "South Sudan", nor "York" of "New York"
+    return _close("partial")
+
+
+def _extra_words(given: _Form, accepted: _Accepted) -> Judgement | None:
+    """A reply holding the answer plus other words is not the answer ("Paris France", "the capital is
+    Paris"); but one leading word before a one-word answer is most likely a first name ("Isaac Newton" for
+    "Newton"), so that player may try again, unless the word is itself a well-known name or a number
+    ("Rome Paris" is two guesses)."""
+    typed, wanted = given.bare, accepted.form.bare
+    if len(typed) <= len(wanted) or not _contains(typed, wanted):
+        return None
+    first = typed[0]
+    if (
+        len(wanted) == 1
+        and len(typed) == 2
+        and typed[1] == wanted[0]
+        and first not in _KNOWN_NAMES
+        and first not in _FILLER_WORDS  # "not Paris" is no first name
+        and not _is_number_token(first)
+        and accepted.number is None
+    ):
+        return _close("extra words")
+    return _incorrect("extra words")
 
 
 _RANK = {Verdict.CORRECT: 0, Verdict.CLOSE: 1, Verdict.INCORRECT: 2}
@@ -1035,8 +1059,7 @@ def _judge(given: str, answer: str, aliases: Sequence[str], tolerance: float) ->
             best = _better(best, _partial(form, acc))
     for acc in accepted:
         for form in forms:
-            if len(form.bare) > len(acc.form.bare) and _contains(form.bare, acc.form.bare):
-                best = _better(best, _incorrect("extra words"))
+            best = _better(best, _extra_words(form, acc))
     return best if best is not None else _incorrect("no match")
 
 
