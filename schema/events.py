@@ -64,6 +64,8 @@ class GameCreate:
     question_count: int = 5
     time_limit_s: float = 30.0
     topic: str | None = None
+    answer_mode: str = "first"  # group games: "first" correct answer wins, or "all" correct answers score
+    streak_enabled: bool = True
 
 
 @attrs.frozen(kw_only=True)
@@ -136,6 +138,15 @@ class GameCreated:
 
 
 @attrs.frozen(kw_only=True)
+class ScoreLine:
+    """One player's standing in a game."""
+
+    subject: str
+    name: str
+    score: int
+
+
+@attrs.frozen(kw_only=True)
 class GameSummary:
     """The final account of a game."""
 
@@ -144,6 +155,7 @@ class GameSummary:
     correct_count: int
     question_count: int
     best_streak: int
+    scoreboard: tuple[ScoreLine, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -164,6 +176,10 @@ class AnswerEvaluated:
     judged_by: str
     next_question_no: int | None
     summary: GameSummary | None = None
+    player: str | None = None
+    player_name: str = ""
+    closed: bool = True  # False in a group game while the question stays open for other players
+    scoreboard: tuple[ScoreLine, ...] = ()
 
 
 @attrs.frozen(kw_only=True)

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 import peewee as pw
 
 from schema.events import (
@@ -32,6 +33,7 @@ from schema.events import (
     QuestionTimeout,
     QuestionView,
     RequestFailed,
+    ScoreLine,
     from_dict,
     parse_rfc3339,
     to_dict,
@@ -82,7 +84,49 @@ def _summary(game: GameSession) -> GameSummary:
         correct_count=game.correct_count,
         question_count=game.question_count,
         best_streak=game.best_streak,
+        scoreboard=Standings.of(game).lines(),
     )
+
+
+class Standings:
+    """Per-player scores and streaks of a group game, kept in the game's settings document."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.players: dict[str, dict[str, Any]] = {k: dict(v) for k, v in document.get("players", {}).items()}
+
+    @classmethod
+    def of(cls, game: GameSession) -> Standings:
+        """The standings stored on ``game``."""
+        return cls(game.settings or {})
+
+    def streak(self, subject: str) -> int:
+        """The player's current streak."""
+        return int(self.players.get(subject, {}).get("streak", 0))
+
+    def score(self, subject: str) -> int:
+        """The player's score so far."""
+        return int(self.players.get(subject, {}).get("score", 0))
+
+    def record(self, subject: str, name: str, points: int, streak: int) -> None:
+        """Add one answer's outcome."""
+        entry = self.players.setdefault(subject, {"name": name, "score": 0, "streak": 0})
+        entry["name"] = name or entry["name"]
+        entry["score"] = int(entry["score"]) + points
+        entry["streak"] = streak
+
+    def store(self, game: GameSession) -> None:
+        """Write the standings back into the game's settings."""
+        game.settings = {**(game.settings or {}), "players": self.players}
+
+    def lines(self) -> tuple[ScoreLine, ...]:
+        """The scoreboard, best first (ties by name)."""
+        ranked = sorted(self.players.items(), key=lambda item: (-int(item[1]["score"]), str(item[1]["name"])))
+        return tuple(ScoreLine(subject=s, name=str(e["name"]), score=int(e["score"])) for s, e in ranked)
+
+
+def _telegram_id(subject: str) -> int | None:
+    prefix, _, rest = subject.partition(":")
+    return int(rest) if prefix == "tg" and rest.isdigit() else None
 
 
 def _naive_utc(value: str) -> dt.datetime:
@@ -241,6 +285,7 @@ class GameStore:
             difficulty=create.difficulty,
             question_count=len(question_ids),
             time_limit_s=create.time_limit_s,
+            settings={"answer_mode": create.answer_mode, "streak_enabled": create.streak_enabled},
             created_at=now,
             updated_at=now,
         )
@@ -306,7 +351,8 @@ class GameStore:
                     question_no: int) -> Envelope | None:
         if game is None:
             return _failed(command, "game_not_found", "no such game", question_no)
-        if game.client_id != client_id or game.owner.subject != subject:
+        # In a group game anyone in the chat may answer; a solo game belongs to its owner alone.
+        if game.client_id != client_id or (game.mode != "group" and game.owner.subject != subject):
             return _failed(command, "forbidden", "this game belongs to another player", question_no)
         if game.status != "active":
             return _failed(command, "game_over", f"the game is {game.status}", question_no)
@@ -328,6 +374,18 @@ class GameStore:
             return [_failed(command, "question_not_found", "the question is missing", submit.question_no)]
         if evaluation.verdict == "invalid":
             return [_failed(command, "invalid_option", evaluation.reason, submit.question_no)]
+        group = game.mode == "group"
+        standings = Standings.of(game)
+        if group:
+            user = self._user(submit.subject, submit.player_name, _telegram_id(submit.subject))
+            user_id = int(user.id)
+            name = user.display_name or submit.player_name
+            answered = Answer.select().where(Answer.game == game.id, Answer.position == submit.question_no,
+                                             Answer.user == user_id).exists()
+            if answered:
+                return [_failed(command, "already_answered", "you already answered this question", submit.question_no)]
+        else:
+            user_id, name = _owner_id(game), submit.player_name
         gq = GameQuestion.get(GameQuestion.game == game.id, GameQuestion.position == submit.question_no)
         question = Question.get_by_id(_question_id(gq))
         answered_at = _naive_utc(command.occurred_at)
@@ -341,16 +399,16 @@ class GameStore:
             latency_s=min(latency_s, game.time_limit_s),
             time_limit_s=game.time_limit_s,
             difficulty=question.difficulty,
-            streak_before=game.streak,
+            streak_before=standings.streak(submit.subject) if group else game.streak,
             hints_used=_hints_used(game, submit.question_no),
-            rules=self.scoring,
+            rules=attrs.evolve(self.scoring, streak_enabled=bool((game.settings or {}).get("streak_enabled", True))),
         )
         verdict = evaluation.verdict if latency_s <= game.time_limit_s + LATE_GRACE_S else "late"
         Answer.create(
             game=game.id,
             question=question.id,
             position=submit.question_no,
-            user=_owner_id(game),
+            user=user_id,
             raw_answer=evaluation.given[:4000],
             verdict=verdict,
             points=scored.points,
@@ -363,6 +421,9 @@ class GameStore:
         game.streak = scored.streak
         game.best_streak = max(game.best_streak, scored.streak)
         game.correct_count += 1 if scored.points > 0 else 0
+        if group:
+            standings.record(submit.subject, name, scored.points, scored.streak)
+            standings.store(game)
         TelegramUser.update(
             answers_count=TelegramUser.answers_count + 1,
             correct_count=TelegramUser.correct_count + (1 if scored.points > 0 else 0),
@@ -371,12 +432,24 @@ class GameStore:
             best_streak=pw.fn.MAX(TelegramUser.best_streak, scored.streak)
             if isinstance(self.database, pw.SqliteDatabase)
             else pw.fn.GREATEST(TelegramUser.best_streak, scored.streak),
-        ).where(TelegramUser.id == _owner_id(game)).execute()
-        evaluated = self._advance(command, game, question, gq, evaluation, verdict, scored.points, latency_s)
-        return evaluated
+        ).where(TelegramUser.id == user_id).execute()
+        player = (submit.subject, name)
+        first_wins = (game.settings or {}).get("answer_mode", "first") == "first"
+        if group and not (scored.points > 0 and first_wins):
+            # The question stays open for the other players (until a correct answer or the timer).
+            game.updated_at = utcnow()
+            game.save()
+            return [result_event(command, AnswerEvaluated(
+                question_no=gq.position, verdict=verdict, correct_answer="", correct_option=None,
+                given=evaluation.given, points=scored.points, score=standings.score(submit.subject),
+                streak=scored.streak, latency_ms=round(latency_s * 1000), explanation="",
+                judged_by=evaluation.judged_by, next_question_no=gq.position, player=player[0],
+                player_name=player[1], closed=False, scoreboard=standings.lines()))]
+        return self._advance(command, game, question, gq, evaluation, verdict, scored.points, latency_s, player)
 
     def _advance(self, command: Envelope, game: GameSession, question: Question, gq: GameQuestion,
-                 evaluation: Evaluation | None, verdict: str, points: int, latency_s: float | None) -> list[Envelope]:
+                 evaluation: Evaluation | None, verdict: str, points: int, latency_s: float | None,
+                 player: tuple[str, str] | None = None) -> list[Envelope]:
         """Close the current question, open the next or finish the game; the events to publish."""
         now = utcnow()
         GameQuestion.update(closed_at=now).where(GameQuestion.id == gq.id).execute()
@@ -405,6 +478,9 @@ class GameStore:
             judged_by=evaluation.judged_by if evaluation else "timer",
             next_question_no=None if finished else game.current_no,
             summary=_summary(game) if finished else None,
+            player=player[0] if player else None,
+            player_name=player[1] if player else "",
+            scoreboard=Standings.of(game).lines(),
         )
         results = [result_event(command, payload)]
         if finished:

@@ -103,3 +103,37 @@ def test_full_game_finishes_with_summary(kafka, database):
         assert game.status == "finished"
         assert finished.payload.summary.score == game.score
         assert finished.payload.summary.question_count == 2
+
+
+def test_group_game_first_correct_answer_wins(kafka, database):
+    writer, results, _dlq = kafka
+    game_id = new_id()
+    create = Envelope(request_id=new_id(), game_id=game_id, chat_id=-100, user_id="tg:1",
+                      payload=GameCreate(client_id="c1", subject="tg:1", player_name="Ann", mode="group",
+                                         question_count=2))
+    writer.send(create)
+    results.poll_until(lambda rs: any(e.game_id == game_id and e.type == "game.created" for e in _decode(rs)))
+    with database.connection_context():
+        from schema.models import GameQuestion, Question
+        gq = GameQuestion.get(GameQuestion.game == game_id, GameQuestion.position == 0)
+        right = gq.options.index(Question.get_by_id(gq.question_id).answer)
+    wrong = (right + 1) % 4
+
+    def answer(subject: str, name: str, option: int) -> Envelope:
+        envelope = Envelope(request_id=new_id(), game_id=game_id, chat_id=-100, user_id=subject,
+                            payload=AnswerSubmit(client_id="c1", subject=subject, question_no=0,
+                                                 idempotency_key=f"{subject}-0-{option}", option=option, player_name=name))
+        writer.send(envelope)
+        results.poll_until(lambda rs: any(e.request_id == envelope.request_id for e in _decode(rs)))
+        return next(e for e in results.events() if e.request_id == envelope.request_id)
+
+    miss = answer("tg:2", "Bo", wrong)
+    assert (miss.type, miss.payload.verdict, miss.payload.closed) == ("answer.evaluated", "incorrect", False)
+    again = answer("tg:2", "Bo", right)
+    assert (again.type, again.payload.code) == ("request.failed", "already_answered")
+    win = answer("tg:3", "Cy", right)
+    assert (win.payload.verdict, win.payload.closed, win.payload.player_name) == ("correct", True, "Cy")
+    assert win.payload.next_question_no == 1
+    assert [(line.name, line.score > 0) for line in win.payload.scoreboard] == [("Cy", True), ("Bo", False)]
+    late = answer("tg:1", "Ann", right)
+    assert (late.type, late.payload.code) == ("request.failed", "question_closed")
