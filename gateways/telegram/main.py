@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,7 +30,7 @@ from trivia_actors.ports import OutboundOp
 from trivia_actors.session_manager import SessionManagerActor
 from trivia_actors.session_messages import ResultArrived
 from trivia_actors.session_store import MarkSent, SessionStoreActor
-from trivia_actors.settings import Settings
+from trivia_actors.settings import Settings, SettingsError
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ def bot_endpoint(settings: Settings) -> tuple[str, str]:
     """(token, Bot API base URL): without a token, the local stand-in."""
     if settings.telegram_bot_token:
         return settings.telegram_bot_token, settings.telegram_api_base_url
+    if not settings.is_development:
+        raise SettingsError("TELEGRAM_BOT_TOKEN is required outside development (TRIVIA_ENV)")
     base = settings.telegram_api_base_url
     if base.startswith("https://api.telegram.org"):
         base = STANDIN_BASE_URL
@@ -168,6 +171,12 @@ async def run(settings: Settings) -> int:
 def main() -> int:
     """Entry point."""
     settings = start_process("telebot")
+    try:
+        bot_endpoint(settings)
+        service_token(settings)
+    except SettingsError as exc:
+        print(f"telebot: configuration error: {exc}", file=sys.stderr)
+        return 2
     return asyncio.run(run(settings))
 
 
