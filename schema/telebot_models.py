@@ -41,4 +41,15 @@ class OutboundMessage(BaseModel):
         indexes = ((("chat_id", "key", "kind"), False),)
 
 
-TELEBOT_MODELS: tuple[type[BaseModel], ...] = (ChatSession, OutboundMessage)
+class ChatSettings(BaseModel):
+    """A chat's game settings, changed with /settings (by a chat admin in groups)."""
+
+    chat_id = pw.BigIntegerField(primary_key=True)
+    settings = JSONField(default=dict)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "chat_settings"
+
+
+TELEBOT_MODELS: tuple[type[BaseModel], ...] = (ChatSession, OutboundMessage, ChatSettings)

@@ -49,6 +49,7 @@ class ApiAccepted:
     kind: str
     request_id: str
     game_id: str
+    key: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -59,6 +60,7 @@ class ApiRefused:
     status: int
     code: str
     message: str
+    key: str = ""
 
 
 class CommandSink(Protocol):
@@ -70,11 +72,14 @@ class CommandSink(Protocol):
 class GameApi(Protocol):
     """Commands to the HTTP API on a player's behalf; the reply (ApiAccepted/ApiRefused) is told to ``reply_to``."""
 
-    def create_game(self, *, chat_id: int, subject: str, name: str, telegram_id: int, category: str | None,
-                    question_count: int, idempotency_key: str, reply_to: pykka.ActorRef[Any]) -> None: ...
+    def create_game(self, *, chat_id: int, subject: str, name: str, telegram_id: int, options: dict[str, Any],
+                    idempotency_key: str, reply_to: pykka.ActorRef[Any]) -> None: ...
 
-    def submit_answer(self, *, game_id: str, subject: str, question_no: int, option: int | None,
+    def submit_answer(self, *, game_id: str, subject: str, name: str, question_no: int, option: int | None,
                       text: str | None, idempotency_key: str, reply_to: pykka.ActorRef[Any]) -> None: ...
+
+    def request_hint(self, *, game_id: str, subject: str, question_no: int, idempotency_key: str,
+                     reply_to: pykka.ActorRef[Any]) -> None: ...
 
     def finish_game(self, *, game_id: str, subject: str, idempotency_key: str,
                     reply_to: pykka.ActorRef[Any]) -> None: ...

@@ -7,6 +7,7 @@ message can later be edited into its reveal (fewer messages, within Telegram's l
 
 from __future__ import annotations
 
+import html
 import logging
 import threading
 import time
@@ -16,7 +17,15 @@ from typing import Any, cast
 import attrs
 import pykka
 
-from schema.events import AnswerEvaluated, GameCreated, GameFinished, HintCreated, QuestionView, RequestFailed
+from schema.events import (
+    AnswerEvaluated,
+    GameCreated,
+    GameFinished,
+    GameSummary,
+    HintCreated,
+    QuestionView,
+    RequestFailed,
+)
 from trivia_actors import texts
 from trivia_actors.ports import (
     ApiAccepted,
@@ -30,10 +39,13 @@ from trivia_actors.ports import (
 )
 from trivia_actors.session_messages import (
     AnswerGiven,
+    HintAsked,
     Player,
     QuestionTimedOut,
     ResultArrived,
+    ScoreAsked,
     SessionEnded,
+    SkipAsked,
     StartGame,
     StopGame,
     TextGiven,
@@ -48,8 +60,9 @@ class SessionState:
     """What a session knows about its game; plain data, so it can be snapshotted and restored."""
 
     chat_id: int
-    player: Player
-    phase: str = "creating"  # creating -> asking <-> judging -> finished
+    player: Player  # who started the game (the only player of a solo game)
+    phase: str = "creating"  # creating -> asking <-> judging (solo) -> finished
+    mode: str = "solo"
     game_id: str | None = None
     game_tag: str = ""
     category: str | None = None
@@ -58,46 +71,37 @@ class SessionState:
     score: int = 0
     time_limit_s: float = 30.0
     deadline: float | None = None  # wall-clock (epoch seconds) end of the open question
+    answered: list[int] = attrs.field(factory=list)  # group: who answered the open question
+    idle_timeouts: int = 0  # questions in a row that nobody answered
+    idle_limit: int = 3
+    scoreboard: list[list[Any]] = attrs.field(factory=list)  # group: [name, score] best first
     handled_events: list[str] = attrs.field(factory=list)
-    pending_call: dict[str, Any] | None = None  # the API call in flight, re-issued after a restart
+    pending_calls: dict[str, dict[str, Any]] = attrs.field(factory=dict)  # in flight, re-issued after a restart
+
+    @property
+    def is_group(self) -> bool:
+        """True for a game that every member of a group chat can play."""
+        return self.mode == "group"
 
     def to_snapshot(self) -> dict[str, Any]:
         """The state as a JSON-ready document."""
-        return {
-            "v": 1,
-            "chat_id": self.chat_id,
-            "player": attrs.asdict(self.player),
-            "phase": self.phase,
-            "game_id": self.game_id,
-            "game_tag": self.game_tag,
-            "category": self.category,
-            "questions": [{**attrs.asdict(q), "options": list(q.options)} for q in self.questions],
-            "current_no": self.current_no,
-            "score": self.score,
-            "time_limit_s": self.time_limit_s,
-            "deadline": self.deadline,
-            "handled_events": list(self.handled_events),
-            "pending_call": self.pending_call,
-        }
+        document = attrs.asdict(self, recurse=False)
+        document["player"] = attrs.asdict(self.player)
+        document["questions"] = [{**attrs.asdict(q), "options": list(q.options)} for q in self.questions]
+        document["answered"] = list(self.answered)
+        document["scoreboard"] = [list(line) for line in self.scoreboard]
+        document["handled_events"] = list(self.handled_events)
+        document["pending_calls"] = {k: dict(v) for k, v in self.pending_calls.items()}
+        document["v"] = 2
+        return document
 
     @classmethod
     def from_snapshot(cls, document: dict[str, Any]) -> SessionState:
         """Rebuild the state saved by :meth:`to_snapshot`."""
-        return cls(
-            chat_id=int(document["chat_id"]),
-            player=Player(**document["player"]),
-            phase=document["phase"],
-            game_id=document["game_id"],
-            game_tag=document["game_tag"],
-            category=document["category"],
-            questions=[QuestionView(**{**q, "options": tuple(q["options"])}) for q in document["questions"]],
-            current_no=int(document["current_no"]),
-            score=int(document["score"]),
-            time_limit_s=float(document["time_limit_s"]),
-            deadline=document["deadline"],
-            handled_events=list(document["handled_events"]),
-            pending_call=document.get("pending_call"),
-        )
+        values = {k: v for k, v in document.items() if k != "v"}
+        values["player"] = Player(**document["player"])
+        values["questions"] = [QuestionView(**{**q, "options": tuple(q["options"])}) for q in document["questions"]]
+        return cls(**values)
 
 
 def answer_keyboard(tag: str, question: QuestionView) -> Keyboard:
@@ -121,7 +125,7 @@ def question_text(question: QuestionView, total: int) -> str:
 
 
 class GameSessionActor(pykka.ThreadingActor):
-    """Runs one game in one chat."""
+    """Runs one game in one chat: solo (one player) or group (every member races on each question)."""
 
     def __init__(self, state: SessionState, *, outbox: TelegramOutbox, api: GameApi,
                  manager: pykka.ActorRef[Any] | None, commands: CommandSink | None = None,
@@ -144,11 +148,11 @@ class GameSessionActor(pykka.ThreadingActor):
     def on_start(self) -> None:
         if not self.restored:
             return
-        # After a restart: re-issue the API call that may not have reached the API (same idempotency key,
-        # so it cannot apply twice), and re-arm the open question's timer for the time it has left.
+        # After a restart: re-issue the API calls that may not have reached the API (same idempotency keys,
+        # so none can apply twice), and re-arm the open question's timer for the time it has left.
         self._log("restored in phase %s", self.state.phase)
-        if self.state.pending_call is not None:
-            self._issue(self.state.pending_call)
+        for call in list(self.state.pending_calls.values()):
+            self._issue(call)
         if self.state.phase == "asking":
             self._arm_timer()
 
@@ -187,12 +191,18 @@ class GameSessionActor(pykka.ThreadingActor):
         state = self.state
         if message.game_id != state.game_id or message.question_no != state.current_no or state.phase != "asking":
             return  # a stale timer: the question was answered or the game moved on
+        self._close_question(message.question_no)
+
+    def _close_question(self, question_no: int) -> None:
+        """Ask the worker to reveal the open question (its time ran out, or it was skipped)."""
+        state = self.state
         if self.commands is None or state.game_id is None:
             return
-        self._log("question %d timed out", message.question_no)
+        self._log("question %d closed by the timer", question_no)
         state.phase = "judging"
+        self._cancel_timer()
         self.commands.question_timed_out(game_id=state.game_id, chat_id=state.chat_id, subject=state.player.subject,
-                                         question_no=message.question_no)
+                                         question_no=question_no)
 
     # --- dispatch ---------------------------------------------------------------------------------
 
@@ -201,7 +211,7 @@ class GameSessionActor(pykka.ThreadingActor):
             return attrs.evolve(self.state)
         if message == "passivate":
             # Only a quiet session may sleep: its snapshot is saved and no API call is in flight.
-            if self.state.pending_call is not None or self._saved != self.state.to_snapshot():
+            if self.state.pending_calls or self._saved != self.state.to_snapshot():
                 return False
             self._cancel_timer()
             return self.state.deadline if self.state.phase == "asking" else None
@@ -221,11 +231,21 @@ class GameSessionActor(pykka.ThreadingActor):
         if isinstance(message, StartGame):
             self._start(message)
         elif isinstance(message, AnswerGiven):
-            self._answer(message)
+            self._answer(message.player, message.question_no, message.option, None,
+                         f"tg-answer:{self.state.game_id}:{message.question_no}:{message.player.telegram_id}",
+                         tag=message.game_tag)
         elif isinstance(message, TextGiven):
-            self._typed(message)
+            self._answer(message.player, self.state.current_no, None, message.text[:500],
+                         f"tg-text:{self.state.chat_id}:{message.update_id}", tag=self.state.game_tag)
         elif isinstance(message, QuestionTimedOut):
             self._timed_out(message)
+        elif isinstance(message, HintAsked):
+            self._hint(message)
+        elif isinstance(message, SkipAsked):
+            if self.state.phase == "asking" and self._may_steer(message.player, message.is_admin):
+                self._close_question(self.state.current_no)
+        elif isinstance(message, ScoreAsked):
+            self._score(message)
         elif isinstance(message, StopGame):
             self._stop_game(message)
         elif isinstance(message, ResultArrived):
@@ -234,6 +254,17 @@ class GameSessionActor(pykka.ThreadingActor):
             self._accepted(message)
         elif isinstance(message, ApiRefused):
             self._refused(message)
+
+    def _log(self, text: str, *args: Any) -> None:
+        logger.info("chat %s game %s: " + text, self.state.chat_id, self.state.game_id, *args)
+
+    @property
+    def _key_prefix(self) -> str:
+        return self.state.game_tag or "new"
+
+    def _may_steer(self, player: Player, is_admin: bool) -> bool:
+        """In a group only the starter or a chat admin may skip or stop; in a solo game the player."""
+        return player.telegram_id == self.state.player.telegram_id or (self.state.is_group and is_admin)
 
     # --- output: snapshot and Telegram calls, committed together ----------------------------------
 
@@ -273,69 +304,94 @@ class GameSessionActor(pykka.ThreadingActor):
 
     def _issue(self, call: dict[str, Any]) -> None:
         """Make (or repeat) an API call described by plain data, so it survives in the snapshot."""
-        self.state.pending_call = call
+        key = call["key"]
+        self.state.pending_calls[key] = call
         kind = call["kind"]
+        subject = call.get("subject", self.state.player.subject)
         if kind == "create":
             self.api.create_game(chat_id=self.state.chat_id, subject=self.state.player.subject,
                                  name=self.state.player.name, telegram_id=self.state.player.telegram_id,
-                                 category=call["category"], question_count=call["question_count"],
-                                 idempotency_key=call["key"], reply_to=self.actor_ref)
+                                 options=call["options"], idempotency_key=key, reply_to=self.actor_ref)
         elif kind == "answer":
-            self.api.submit_answer(game_id=call["game_id"], subject=self.state.player.subject,
+            self.api.submit_answer(game_id=call["game_id"], subject=subject, name=call.get("name", ""),
                                    question_no=call["question_no"], option=call["option"], text=call["text"],
-                                   idempotency_key=call["key"], reply_to=self.actor_ref)
+                                   idempotency_key=key, reply_to=self.actor_ref)
+        elif kind == "hint":
+            self.api.request_hint(game_id=call["game_id"], subject=subject, question_no=call["question_no"],
+                                  idempotency_key=key, reply_to=self.actor_ref)
         elif kind == "finish":
-            self.api.finish_game(game_id=call["game_id"], subject=self.state.player.subject,
-                                 idempotency_key=call["key"], reply_to=self.actor_ref)
-
-    def _log(self, text: str, *args: Any) -> None:
-        logger.info("chat %s game %s: " + text, self.state.chat_id, self.state.game_id, *args)
-
-    @property
-    def _key_prefix(self) -> str:
-        return self.state.game_tag or "new"
+            self.api.finish_game(game_id=call["game_id"], subject=subject, idempotency_key=key,
+                                 reply_to=self.actor_ref)
 
     # --- Telegram input ---------------------------------------------------------------------------
 
     def _start(self, message: StartGame) -> None:
-        self.state.category = message.category
+        state = self.state
+        state.category = message.category
+        state.mode = message.mode
+        state.idle_limit = message.idle_limit
         suffix = f" ({message.category.replace('_', ' ')})" if message.category else ""
         self._send(f"prep:{message.update_id}", texts.render("preparing", category=suffix))
-        self._issue({"kind": "create", "category": message.category, "question_count": message.question_count,
-                     "key": f"tg-play:{self.state.chat_id}:{message.update_id}"})
+        options: dict[str, Any] = {"category": message.category, "question_count": message.question_count,
+                                   "mode": message.mode, "difficulty": message.difficulty,
+                                   "time_limit_s": message.time_limit_s, "answer_mode": message.answer_mode,
+                                   "streak_enabled": message.streak_enabled}
+        self._issue({"kind": "create", "options": {k: v for k, v in options.items() if v is not None},
+                     "key": f"tg-play:{state.chat_id}:{message.update_id}"})
 
-    def _answer(self, message: AnswerGiven) -> None:
+    def _answer(self, player: Player, question_no: int, option: int | None, text: str | None, key: str, *,
+                tag: str) -> None:
         state = self.state
         if (
             state.phase != "asking"
-            or message.game_tag != state.game_tag
-            or message.question_no != state.current_no
-            or message.player.telegram_id != state.player.telegram_id
             or state.game_id is None
+            or tag != state.game_tag
+            or question_no != state.current_no
+            or (not state.is_group and player.telegram_id != state.player.telegram_id)
+            or (state.is_group and option is not None and player.telegram_id in state.answered)
         ):
-            self._log("ignored a stale or foreign answer to question %s", message.question_no)
+            self._log("ignored a stale, repeated or foreign answer to question %s", question_no)
             return
-        state.phase = "judging"
-        self._issue({"kind": "answer", "game_id": state.game_id, "question_no": message.question_no,
-                     "option": message.option, "text": None, "key": f"tg-answer:{state.game_id}:{message.question_no}"})
+        if state.is_group:
+            if option is not None:
+                state.answered.append(player.telegram_id)
+        else:
+            state.phase = "judging"
+        self._issue({"kind": "answer", "game_id": state.game_id, "question_no": question_no, "option": option,
+                     "text": text, "key": key, "subject": player.subject, "name": player.name})
 
-    def _typed(self, message: TextGiven) -> None:
+    def _hint(self, message: HintAsked) -> None:
         state = self.state
-        if state.phase != "asking" or state.game_id is None or message.player.telegram_id != state.player.telegram_id:
+        if state.phase != "asking" or state.game_id is None:
             return
-        state.phase = "judging"
-        self._issue({"kind": "answer", "game_id": state.game_id, "question_no": state.current_no, "option": None,
-                     "text": message.text[:500], "key": f"tg-text:{state.chat_id}:{message.update_id}"})
+        if not state.is_group and message.player.telegram_id != state.player.telegram_id:
+            return
+        self._issue({"kind": "hint", "game_id": state.game_id, "question_no": state.current_no,
+                     "key": f"tg-hint:{state.chat_id}:{message.update_id}", "subject": state.player.subject})
+
+    def _score(self, message: ScoreAsked) -> None:
+        state = self.state
+        if state.is_group and state.scoreboard:
+            text = texts.raw("scoreboard_title") + "\n" + scoreboard_lines(state.scoreboard)
+        else:
+            text = texts.render("score", score=state.score, no=state.current_no + 1, total=len(state.questions))
+        self._send(f"score:{message.update_id}", text)
 
     def _stop_game(self, message: StopGame) -> None:
-        if self.state.game_id is None or self.state.phase == "finished":
+        state = self.state
+        if state.game_id is None or state.phase == "finished":
             return
-        self._issue({"kind": "finish", "game_id": self.state.game_id, "key": f"tg-stop:{self.state.game_id}"})
+        if not self._may_steer(message.player, message.is_admin):
+            self._send(f"stop-refused:{message.update_id}", texts.render("stop_refused"))
+            return
+        self._cancel_timer()
+        self._issue({"kind": "finish", "game_id": state.game_id, "key": f"tg-stop:{state.game_id}",
+                     "subject": state.player.subject})
 
     # --- API replies ------------------------------------------------------------------------------
 
     def _accepted(self, message: ApiAccepted) -> None:
-        self.state.pending_call = None
+        self.state.pending_calls.pop(message.key, None)
         if message.kind == "game.create" and self.state.game_id is None:
             self.state.game_id = message.game_id
             self.state.game_tag = message.game_id.replace("-", "")[:8]
@@ -343,15 +399,15 @@ class GameSessionActor(pykka.ThreadingActor):
 
     def _refused(self, message: ApiRefused) -> None:
         self._log("API refused %s: %s %s", message.kind, message.status, message.code)
-        self.state.pending_call = None
+        self.state.pending_calls.pop(message.key, None)
         if message.kind == "game.create":
             self._send("start-failed", texts.render("start_failed", reason=message.message))
             self._end()
         elif message.kind == "answer.submit" and self.state.phase == "judging":
             self.state.phase = "asking"
             self._arm_timer()
-            self._send(f"answer-failed:{self.state.current_no}",
-                             texts.render("answer_failed", reason=message.message))
+            self._send(f"answer-failed:{self.state.current_no}:{message.key[-12:]}",
+                       texts.render("answer_failed", reason=message.message))
 
     # --- results ----------------------------------------------------------------------------------
 
@@ -376,8 +432,9 @@ class GameSessionActor(pykka.ThreadingActor):
         elif isinstance(payload, GameFinished):
             self._finished(payload)
         elif isinstance(payload, HintCreated):
-            self._send(f"{self._key_prefix}:hint:{payload.question_no}:{payload.hints_used}",
-                             texts.render("hint", hint=payload.hint))
+            if payload.question_no == state.current_no and state.phase in {"asking", "judging"}:
+                self._send(f"{self._key_prefix}:hint:{payload.question_no}:{payload.hints_used}",
+                           texts.render("hint", hint=payload.hint))
         elif isinstance(payload, RequestFailed):
             self._request_failed(payload)
 
@@ -394,60 +451,91 @@ class GameSessionActor(pykka.ThreadingActor):
         state = self.state
         question = state.questions[state.current_no]
         state.phase = "asking"
+        state.answered = []
         state.deadline = self.clock() + state.time_limit_s
         self._arm_timer()
-        self._send(f"{self._key_prefix}:q:{question.no}",
-            question_text(question, len(state.questions)),
-            answer_keyboard(state.game_tag, question),
-        )
+        text = question_text(question, len(state.questions))
+        text += texts.render("time_left_group" if state.is_group else "time_left", seconds=round(state.time_limit_s))
+        self._send(f"{self._key_prefix}:q:{question.no}", text, answer_keyboard(state.game_tag, question))
 
     def _evaluated(self, payload: AnswerEvaluated) -> None:
         state = self.state
         if payload.question_no != state.current_no or state.phase == "finished":
             return
-        question = state.questions[payload.question_no]
-        state.score = payload.score
-        self._cancel_timer()
+        if payload.scoreboard:
+            state.scoreboard = [[line.name, line.score] for line in payload.scoreboard]
         if payload.verdict == "close":
-            state.phase = "asking"
-            self._arm_timer()
-            self._send(f"{self._key_prefix}:close:{payload.question_no}:{self._event_tag}", texts.render("close"))
+            if not state.is_group:
+                state.phase = "asking"
+                self._arm_timer()
+            self._send(f"{self._key_prefix}:close:{payload.question_no}:{self._event_tag}",
+                       texts.render("close_named" if state.is_group else "close", name=payload.player_name))
             return
-        if payload.verdict == "correct":
-            streak = f" · 🔥 streak {payload.streak}" if payload.streak > 1 else ""
-            verdict = texts.render("correct", points=payload.points, streak=streak, score=payload.score)
-        else:
-            key = payload.verdict if payload.verdict in {"late", "timeout"} else "incorrect"
-            verdict = texts.render(key, answer=payload.correct_answer, score=payload.score)
-        reveal = question_text(question, len(state.questions)) + "\n\n"
-        if payload.given and payload.verdict != "correct":
-            reveal += texts.render("your_answer", given=payload.given).lstrip("\n") + "\n"
-        reveal += verdict
-        if payload.explanation:
-            reveal += texts.render("explanation", explanation=payload.explanation)
-        self._edit(f"{self._key_prefix}:q:{question.no}", reveal)
-        if payload.next_question_no is not None:
+        if not payload.closed:
+            return  # group: a wrong (or, in "all" mode, a right) answer; the question stays open
+        question = state.questions[payload.question_no]
+        if not state.is_group:
+            state.score = payload.score
+        self._cancel_timer()
+        state.idle_timeouts = state.idle_timeouts + 1 if payload.verdict == "timeout" and not state.answered else 0
+        self._edit(f"{self._key_prefix}:q:{question.no}", self._reveal(question, payload))
+        if payload.next_question_no is not None and state.idle_timeouts >= state.idle_limit > 0:
+            self._log("nobody answered %d questions in a row: stopping", state.idle_timeouts)
+            self._send(f"{self._key_prefix}:idle", texts.render("idle_stop"))
+            self._issue({"kind": "finish", "game_id": state.game_id, "key": f"tg-idle:{state.game_id}",
+                         "subject": state.player.subject})
+            state.phase = "judging"
+        elif payload.next_question_no is not None:
             state.current_no = payload.next_question_no
             self._ask()
         elif payload.summary is not None:
-            self._show_summary(payload.summary.score, payload.summary.correct_count, payload.summary.question_count,
-                               payload.summary.best_streak)
+            self._show_summary(payload.summary)
+
+    def _reveal(self, question: QuestionView, payload: AnswerEvaluated) -> str:
+        """The question message once closed: verdict, answer, explanation and (groups) the scoreboard."""
+        state = self.state
+        reveal = question_text(question, len(state.questions)) + "\n\n"
+        if state.is_group:
+            if payload.verdict == "correct":
+                reveal += texts.render("group_winner", name=payload.player_name, points=payload.points,
+                                       answer=payload.correct_answer)
+            else:
+                reveal += texts.render("group_nobody", answer=payload.correct_answer)
+        elif payload.verdict == "correct":
+            streak = f" · 🔥 streak {payload.streak}" if payload.streak > 1 else ""
+            reveal += texts.render("correct", points=payload.points, streak=streak, score=payload.score)
+        else:
+            if payload.given:
+                reveal += texts.render("your_answer", given=payload.given).lstrip("\n") + "\n"
+            key = payload.verdict if payload.verdict in {"late", "timeout"} else "incorrect"
+            reveal += texts.render(key, answer=payload.correct_answer, score=payload.score)
+        if payload.explanation:
+            reveal += texts.render("explanation", explanation=payload.explanation)
+        if state.is_group and state.scoreboard:
+            reveal += "\n\n" + scoreboard_lines(state.scoreboard, limit=5)
+        return reveal
 
     def _finished(self, payload: GameFinished) -> None:
         if self.state.phase == "finished":
             return
-        summary = payload.summary
-        if summary.status == "stopped":
+        if payload.summary.status == "stopped":
             self._send(f"{self._key_prefix}:stopped", texts.render("stopped"))
-        self._show_summary(summary.score, summary.correct_count, summary.question_count, summary.best_streak)
+        self._show_summary(payload.summary)
 
-    def _show_summary(self, score: int, correct: int, total: int, streak: int) -> None:
-        if self.state.phase == "finished":
+    def _show_summary(self, summary: GameSummary) -> None:
+        state = self.state
+        if state.phase == "finished":
             return
-        self.state.phase = "finished"
-        self._send(f"{self._key_prefix}:summary",
-                         texts.render("summary", score=score, correct=correct, total=total, streak=streak))
-        self._log("game over, score %d", score)
+        state.phase = "finished"
+        if summary.scoreboard:
+            state.scoreboard = [[line.name, line.score] for line in summary.scoreboard]
+        if state.is_group:
+            text = texts.raw("group_summary", board=scoreboard_lines(state.scoreboard) or "—")
+        else:
+            text = texts.render("summary", score=summary.score, correct=summary.correct_count,
+                                total=summary.question_count, streak=summary.best_streak)
+        self._send(f"{self._key_prefix}:summary", text)
+        self._log("game over, score %d", summary.score)
         self._end()
 
     def _request_failed(self, payload: RequestFailed) -> None:
@@ -455,15 +543,25 @@ class GameSessionActor(pykka.ThreadingActor):
         if state.phase == "creating":
             self._send("start-failed", texts.render("start_failed", reason=payload.message))
             self._end()
-        elif state.phase == "judging" and payload.question_no == state.current_no:
+        elif state.phase == "judging" and payload.question_no == state.current_no and not state.is_group:
             state.phase = "asking"
             self._arm_timer()
             if payload.code not in {"duplicate"}:
-                self._send(f"{self._key_prefix}:failed:{state.current_no}",
-                                 texts.render("answer_failed", reason=payload.message))
+                self._send(f"{self._key_prefix}:failed:{state.current_no}:{self._event_tag}",
+                           texts.render("answer_failed", reason=payload.message))
 
     def _end(self) -> None:
         self._cancel_timer()
         self.state.phase = "finished"
         if self.manager is not None:
             self.manager.tell(SessionEnded(chat_id=self.state.chat_id, game_id=self.state.game_id))
+
+
+def scoreboard_lines(board: list[list[Any]], *, limit: int = 10) -> str:
+    """The scoreboard as HTML lines with medals for the top three."""
+    medals = ["🥇", "🥈", "🥉"]
+    lines = []
+    for rank, (name, score) in enumerate(board[:limit]):
+        badge = medals[rank] if rank < 3 else f"{rank + 1}."
+        lines.append(f"{badge} {html.escape(str(name))} — {int(score)}")
+    return "\n".join(lines)

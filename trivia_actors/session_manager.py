@@ -14,7 +14,17 @@ import pykka
 from trivia_actors import texts
 from trivia_actors.ports import CommandSink, GameApi, OutboundOp, TelegramOutbox
 from trivia_actors.session import GameSessionActor, SessionState
-from trivia_actors.session_messages import AnswerGiven, ResultArrived, SessionEnded, StartGame, StopGame, TextGiven
+from trivia_actors.session_messages import (
+    AnswerGiven,
+    HintAsked,
+    ResultArrived,
+    ScoreAsked,
+    SessionEnded,
+    SkipAsked,
+    StartGame,
+    StopGame,
+    TextGiven,
+)
 from trivia_actors.session_store import Claim
 
 logger = logging.getLogger(__name__)
@@ -121,11 +131,13 @@ class SessionManagerActor(pykka.ThreadingActor):
                 self._say(message.chat_id, f"busy:{message.update_id}", texts.render("already_playing"))
                 return None
             self._spawn(SessionState(chat_id=message.chat_id, player=message.player)).tell(message)
-        elif isinstance(message, AnswerGiven | StopGame | TextGiven):
+        elif isinstance(message, AnswerGiven | StopGame | TextGiven | HintAsked | SkipAsked | ScoreAsked):
             session = self._session(message.chat_id)
             if session is not None:
                 session.tell(message)
-            elif isinstance(message, StopGame) and self._first_time(message.update_id):
+            elif isinstance(message, StopGame | HintAsked | SkipAsked | ScoreAsked) and self._first_time(
+                message.update_id
+            ):
                 self._say(message.chat_id, f"nogame:{message.update_id}", texts.render("no_game"))
         elif isinstance(message, ResultArrived):
             chat_id = message.event.chat_id

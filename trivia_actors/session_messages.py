@@ -24,12 +24,46 @@ class Player:
 
 @attrs.frozen(kw_only=True)
 class StartGame:
-    """/play in a chat."""
+    """/play in a chat, with the chat's settings resolved."""
 
     chat_id: int
     player: Player
     category: str | None
     question_count: int
+    update_id: int
+    mode: str = "solo"
+    difficulty: str | None = None
+    time_limit_s: float | None = None
+    answer_mode: str = "first"
+    streak_enabled: bool = True
+    idle_limit: int = 3
+
+
+@attrs.frozen(kw_only=True)
+class HintAsked:
+    """/hint during a game."""
+
+    chat_id: int
+    player: Player
+    update_id: int
+
+
+@attrs.frozen(kw_only=True)
+class SkipAsked:
+    """/skip: reveal the open question and move on (in groups: the starter or an admin)."""
+
+    chat_id: int
+    player: Player
+    update_id: int
+    is_admin: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class ScoreAsked:
+    """/score during a game."""
+
+    chat_id: int
+    player: Player
     update_id: int
 
 
@@ -65,11 +99,12 @@ class QuestionTimedOut:
 
 @attrs.frozen(kw_only=True)
 class StopGame:
-    """/stop in a chat."""
+    """/stop in a chat (in groups: the starter or a chat admin)."""
 
     chat_id: int
     player: Player
     update_id: int
+    is_admin: bool = False
 
 
 @attrs.frozen(kw_only=True)

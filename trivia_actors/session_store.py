@@ -16,6 +16,7 @@ import peewee as pw
 
 from schema.models import ProcessedMessage, utcnow
 from schema.telebot_models import ChatSession, OutboundMessage
+from schema.telebot_models import ChatSettings as ChatSettingsRow
 from trivia_actors.db_actor import TRANSIENT_DB_ERRORS, DatabaseActor
 from trivia_actors.ports import Button, OutboundOp
 
@@ -60,6 +61,14 @@ class MarkSent:
 
 
 @attrs.frozen(kw_only=True)
+class SaveChatSettings:
+    """Store a chat's settings document."""
+
+    chat_id: int
+    settings: dict[str, Any]
+
+
+@attrs.frozen(kw_only=True)
 class Claim:
     """Claim a processed-message key (a Telegram update id); the reply is True only the first time."""
 
@@ -82,6 +91,11 @@ class SessionStoreActor(DatabaseActor):
                 return None
             if isinstance(message, Claim):
                 return self._claim(message.key)
+            if isinstance(message, SaveChatSettings):
+                self._save_chat_settings(message)
+                return None
+            if isinstance(message, tuple) and message and message[0] == "chat_settings":
+                return self._chat_settings(message[1])
             if message == "load_sessions":
                 return self._load_sessions()
             if message == "load_pending":
@@ -122,6 +136,16 @@ class SessionStoreActor(DatabaseActor):
                     row_id = OutboundMessage.get(OutboundMessage.dedupe_key == key).id
                     new_ops.append(attrs.evolve(op, ledger_id=row_id))
         return new_ops
+
+    def _save_chat_settings(self, message: SaveChatSettings) -> None:
+        ChatSettingsRow.insert(chat_id=message.chat_id, settings=message.settings, updated_at=utcnow()).on_conflict(
+            conflict_target=[ChatSettingsRow.chat_id],
+            update={ChatSettingsRow.settings: message.settings, ChatSettingsRow.updated_at: utcnow()},
+        ).execute()
+
+    def _chat_settings(self, chat_id: int) -> dict[str, Any] | None:
+        settings_row = ChatSettingsRow.get_or_none(ChatSettingsRow.chat_id == chat_id)
+        return None if settings_row is None else dict(settings_row.settings)
 
     def _mark_sent(self, message: MarkSent) -> None:
         OutboundMessage.update(status="sent", telegram_message_id=message.message_id, sent_at=utcnow()).where(

@@ -43,6 +43,13 @@ class Settings:
     jwt_issuer: str = "trivia-platform"
     jwt_audience: str = "trivia-api"
     access_token_ttl_s: int = 900
+    jwt_algorithm: str = "HS256"
+    jwt_private_key_file: str | None = None
+    jwt_public_key_file: str | None = None
+    jwt_kid: str | None = None
+    refresh_token_ttl_s: int = 14 * 24 * 3600
+    api_rate_limit: int = 60_000
+    api_cors_origins: tuple[str, ...] = ()
     telegram_bot_token: str | None = attrs.field(default=None, repr=False)
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_webhook_url: str | None = None
@@ -135,6 +142,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         jwt_issuer=_str(env, "JWT_ISSUER", defaults.jwt_issuer),
         jwt_audience=_str(env, "JWT_AUDIENCE", defaults.jwt_audience),
         access_token_ttl_s=_int(env, "ACCESS_TOKEN_TTL", defaults.access_token_ttl_s),
+        jwt_algorithm=_str(env, "JWT_ALGORITHM", defaults.jwt_algorithm).upper(),
+        jwt_private_key_file=_opt(env, "JWT_PRIVATE_KEY_FILE"),
+        jwt_public_key_file=_opt(env, "JWT_PUBLIC_KEY_FILE"),
+        jwt_kid=_opt(env, "JWT_KID"),
+        refresh_token_ttl_s=_int(env, "REFRESH_TOKEN_TTL", defaults.refresh_token_ttl_s),
+        api_rate_limit=_int(env, "API_RATE_LIMIT", defaults.api_rate_limit),
+        api_cors_origins=tuple(o.strip() for o in env.get("API_CORS_ORIGINS", "").split(",") if o.strip()),
         telegram_bot_token=_opt(env, "TELEGRAM_BOT_TOKEN"),
         telegram_api_base_url=_str(env, "TELEGRAM_API_BASE_URL", defaults.telegram_api_base_url),
         telegram_webhook_url=_opt(env, "TELEGRAM_WEBHOOK_URL"),
@@ -157,6 +171,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         question_time_limit_s=_float(env, "QUESTION_TIME_LIMIT", defaults.question_time_limit_s),
         default_question_count=_int(env, "DEFAULT_QUESTION_COUNT", defaults.default_question_count),
     )
+    if settings.jwt_algorithm not in {"HS256", "RS256"}:
+        raise SettingsError("JWT_ALGORITHM must be HS256 or RS256")
+    if settings.jwt_algorithm == "RS256" and not (settings.jwt_private_key_file or settings.jwt_public_key_file):
+        raise SettingsError(
+            "JWT_ALGORITHM=RS256 needs JWT_PRIVATE_KEY_FILE (to issue) or JWT_PUBLIC_KEY_FILE (to verify)"
+        )
+    if settings.refresh_token_ttl_s < 1:
+        raise SettingsError("REFRESH_TOKEN_TTL must be a positive number of seconds")
+    if settings.api_rate_limit < 1:
+        raise SettingsError("API_RATE_LIMIT must be at least 1 request per minute")
     if settings.kafka_partitions < 1:
         raise SettingsError("KAFKA_PARTITIONS must be at least 1")
     if settings.telegram_webhook_url and not settings.telegram_webhook_secret:

@@ -11,6 +11,7 @@ import logging
 import random
 import threading
 import time
+import zlib
 from typing import Any
 
 import attrs
@@ -63,7 +64,8 @@ class ApiClientActor(pykka.ThreadingActor):
         assert self.session is not None
         deadline = time.monotonic() + self.give_up_after_s
         delay = 0.2
-        last = ApiRefused(kind=call.kind, status=0, code="unreachable", message="the game service is unreachable")
+        last = ApiRefused(kind=call.kind, status=0, code="unreachable", message="the game service is unreachable",
+                          key=call.idempotency_key)
         while True:
             try:
                 response = self.session.request(
@@ -75,9 +77,11 @@ class ApiClientActor(pykka.ThreadingActor):
             else:
                 if response.status_code == 202:
                     body = response.json()
-                    return ApiAccepted(kind=call.kind, request_id=body["request_id"], game_id=body["game_id"])
+                    return ApiAccepted(kind=call.kind, request_id=body["request_id"], game_id=body["game_id"],
+                                       key=call.idempotency_key)
                 error = _error(response)
-                last = ApiRefused(kind=call.kind, status=response.status_code, code=error[0], message=error[1])
+                last = ApiRefused(kind=call.kind, status=response.status_code, code=error[0], message=error[1],
+                                  key=call.idempotency_key)
                 if response.status_code not in RETRY_STATUSES:
                     return last
                 retry_after = response.headers.get("Retry-After", "")
@@ -107,30 +111,34 @@ class HttpGameApi:
 
     def _tell(self, call: ApiCall) -> None:
         # Calls of one game go to one actor so they reach the API in the order they were made.
-        index = hash(call.path.split("/")[3] if call.path.count("/") >= 3 else call.idempotency_key) % len(self.actors)
+        route = call.path.split("/")[3] if call.path.count("/") >= 3 else call.idempotency_key
+        index = zlib.crc32(route.encode()) % len(self.actors)
         self.actors[index].tell(call)
 
-    def create_game(self, *, chat_id: int, subject: str, name: str, telegram_id: int, category: str | None,
-                    question_count: int, idempotency_key: str, reply_to: pykka.ActorRef[Any]) -> None:
+    def create_game(self, *, chat_id: int, subject: str, name: str, telegram_id: int, options: dict[str, Any],
+                    idempotency_key: str, reply_to: pykka.ActorRef[Any]) -> None:
         body: dict[str, Any] = {
+            **options,
             "chat_id": chat_id,
-            "question_count": question_count,
             "player": {"subject": subject, "name": name[:64], "telegram_id": telegram_id},
         }
-        if category:
-            body["category"] = category
         self._tell(ApiCall(kind="game.create", method="POST", path="/v1/games", subject=subject,
                            idempotency_key=idempotency_key, body=body, reply_to=reply_to))
 
-    def submit_answer(self, *, game_id: str, subject: str, question_no: int, option: int | None, text: str | None,
-                      idempotency_key: str, reply_to: pykka.ActorRef[Any]) -> None:
-        body: dict[str, Any] = {"question_no": question_no}
+    def submit_answer(self, *, game_id: str, subject: str, name: str, question_no: int, option: int | None,
+                      text: str | None, idempotency_key: str, reply_to: pykka.ActorRef[Any]) -> None:
+        body: dict[str, Any] = {"question_no": question_no, "player_name": name[:64]}
         if option is not None:
             body["option"] = option
         else:
             body["text"] = text
         self._tell(ApiCall(kind="answer.submit", method="POST", path=f"/v1/games/{game_id}/answers", subject=subject,
                            idempotency_key=idempotency_key, body=body, reply_to=reply_to))
+
+    def request_hint(self, *, game_id: str, subject: str, question_no: int, idempotency_key: str,
+                     reply_to: pykka.ActorRef[Any]) -> None:
+        self._tell(ApiCall(kind="hint.request", method="POST", path=f"/v1/games/{game_id}/hints", subject=subject,
+                           idempotency_key=idempotency_key, body={"question_no": question_no}, reply_to=reply_to))
 
     def finish_game(self, *, game_id: str, subject: str, idempotency_key: str, reply_to: pykka.ActorRef[Any]) -> None:
         self._tell(ApiCall(kind="game.finish", method="POST", path=f"/v1/games/{game_id}/finish", subject=subject,

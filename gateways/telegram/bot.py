@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
 
 import pykka
 from telegram import Update
-from telegram.constants import ParseMode
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from schema.bank import category_titles
 from trivia_actors import texts
+from trivia_actors.chat_settings import ChatSettings, SettingError
 from trivia_actors.metrics import TELEGRAM_UPDATES
-from trivia_actors.session_messages import AnswerGiven, Player, StartGame, StopGame, TextGiven
+from trivia_actors.session_messages import (
+    AnswerGiven,
+    HintAsked,
+    Player,
+    ScoreAsked,
+    SkipAsked,
+    StartGame,
+    StopGame,
+    TextGiven,
+)
+from trivia_actors.session_store import SaveChatSettings
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +65,11 @@ def _player(update: Update) -> Player:
 class BotHandlers:
     """Registers the handlers on an application and forwards updates to the session manager."""
 
-    def __init__(self, manager: pykka.ActorRef[Any], *, default_question_count: int) -> None:
+    def __init__(self, manager: pykka.ActorRef[Any], *, default_question_count: int,
+                 store: pykka.ActorRef[Any] | None = None, default_timer_s: float = 30.0) -> None:
         self.manager = manager
+        self.store = store
+        self.defaults = ChatSettings(questions=default_question_count, timer=round(default_timer_s))
         self.default_question_count = default_question_count
         self.categories = category_titles()
 
@@ -65,6 +80,10 @@ class BotHandlers:
         application.add_handler(CommandHandler("categories", self.list_categories))
         application.add_handler(CommandHandler("play", self.play))
         application.add_handler(CommandHandler("stop", self.stop))
+        application.add_handler(CommandHandler("hint", self.hint))
+        application.add_handler(CommandHandler("skip", self.skip))
+        application.add_handler(CommandHandler("score", self.score))
+        application.add_handler(CommandHandler("settings", self.settings))
         application.add_handler(CallbackQueryHandler(self.answer, pattern=r"^a:"))
         application.add_handler(CallbackQueryHandler(self.unknown_button))
         application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.text))
@@ -87,26 +106,95 @@ class BotHandlers:
         if update.effective_message is not None:
             await update.effective_message.reply_text(texts.raw("categories", lines=lines), parse_mode=ParseMode.HTML)
 
+    async def _chat_settings(self, chat_id: int) -> ChatSettings:
+        if self.store is None:
+            return self.defaults
+        store = self.store
+        document: dict[str, Any] | None = await asyncio.to_thread(
+            lambda: store.ask(("chat_settings", chat_id), timeout=10)
+        )
+        return ChatSettings.from_dict({**self.defaults.to_dict(), **(document or {})})
+
+    async def _is_admin(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None or user is None or chat.type == ChatType.PRIVATE:
+            return True
+        member = await context.bot.get_chat_member(chat.id, user.id)
+        return member.status in {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
+
     async def play(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         TELEGRAM_UPDATES.labels("play").inc()
         chat = update.effective_chat
         if chat is None or update.effective_user is None or update.effective_message is None:
             return
+        chat_settings = await self._chat_settings(chat.id)
         category, count, unknown = parse_play_args(list(context.args or []), self.categories,
-                                                   self.default_question_count)
+                                                   chat_settings.questions)
         if unknown is not None:
             await update.effective_message.reply_text(texts.render("unknown_category", category=unknown),
                                                       parse_mode=ParseMode.HTML)
             return
-        self.manager.tell(StartGame(chat_id=chat.id, player=_player(update), category=category,
-                                    question_count=count, update_id=update.update_id))
+        group = chat.type in {ChatType.GROUP, ChatType.SUPERGROUP}
+        self.manager.tell(StartGame(
+            chat_id=chat.id, player=_player(update), category=category or chat_settings.category,
+            question_count=count, update_id=update.update_id, mode="group" if group else "solo",
+            difficulty=chat_settings.difficulty, time_limit_s=float(chat_settings.timer),
+            answer_mode=chat_settings.mode, streak_enabled=chat_settings.streak, idle_limit=chat_settings.idle_stop,
+        ))
+
+    async def settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        TELEGRAM_UPDATES.labels("settings").inc()
+        chat, message = update.effective_chat, update.effective_message
+        if chat is None or message is None:
+            return
+        current = await self._chat_settings(chat.id)
+        args = list(context.args or [])
+        if not args:
+            await message.reply_text(texts.render("settings", lines=current.describe()), parse_mode=ParseMode.HTML)
+            return
+        if not await self._is_admin(update, context):
+            await message.reply_text(texts.render("settings_admins_only"), parse_mode=ParseMode.HTML)
+            return
+        if len(args) < 2:
+            await message.reply_text(texts.render("settings_usage"), parse_mode=ParseMode.HTML)
+            return
+        try:
+            changed = current.change(args[0].lower(), " ".join(args[1:]), self.categories)
+        except SettingError as exc:
+            await message.reply_text(texts.render("settings_invalid", reason=str(exc)), parse_mode=ParseMode.HTML)
+            return
+        if self.store is not None:
+            store = self.store
+            await asyncio.to_thread(
+                lambda: store.ask(SaveChatSettings(chat_id=chat.id, settings=changed.to_dict()), timeout=10)
+            )
+        await message.reply_text(texts.render("settings_saved", lines=changed.describe()), parse_mode=ParseMode.HTML)
+
+    async def hint(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        TELEGRAM_UPDATES.labels("hint").inc()
+        if update.effective_chat is not None and update.effective_user is not None:
+            self.manager.tell(HintAsked(chat_id=update.effective_chat.id, player=_player(update),
+                                        update_id=update.update_id))
+
+    async def skip(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        TELEGRAM_UPDATES.labels("skip").inc()
+        if update.effective_chat is not None and update.effective_user is not None:
+            self.manager.tell(SkipAsked(chat_id=update.effective_chat.id, player=_player(update),
+                                        update_id=update.update_id, is_admin=await self._is_admin(update, context)))
+
+    async def score(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        TELEGRAM_UPDATES.labels("score").inc()
+        if update.effective_chat is not None and update.effective_user is not None:
+            self.manager.tell(ScoreAsked(chat_id=update.effective_chat.id, player=_player(update),
+                                         update_id=update.update_id))
 
     async def stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         TELEGRAM_UPDATES.labels("stop").inc()
         if update.effective_chat is None or update.effective_user is None:
             return
         chat_id = update.effective_chat.id
-        self.manager.tell(StopGame(chat_id=chat_id, player=_player(update), update_id=update.update_id))
+        self.manager.tell(StopGame(chat_id=chat_id, player=_player(update), update_id=update.update_id,
+                                   is_admin=await self._is_admin(update, context)))
 
     async def answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         TELEGRAM_UPDATES.labels("answer").inc()

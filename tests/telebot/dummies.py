@@ -39,11 +39,16 @@ class DummyApi:
 
     def create_game(self, *, reply_to: pykka.ActorRef[Any], **kwargs: Any) -> None:
         self.calls.append(("create_game", kwargs))
-        reply_to.tell(ApiAccepted(kind="game.create", request_id="r-create", game_id=self.game_id))
+        reply_to.tell(ApiAccepted(kind="game.create", request_id="r-create", game_id=self.game_id,
+                                  key=kwargs["idempotency_key"]))
 
     def submit_answer(self, *, reply_to: pykka.ActorRef[Any], **kwargs: Any) -> None:
         self.calls.append(("submit_answer", kwargs))
-        reply_to.tell(ApiAccepted(kind="answer.submit", request_id=f"r-{len(self.calls)}", game_id=self.game_id))
+        reply_to.tell(ApiAccepted(kind="answer.submit", request_id=f"r-{len(self.calls)}", game_id=self.game_id,
+                                  key=kwargs["idempotency_key"]))
+
+    def request_hint(self, *, reply_to: pykka.ActorRef[Any], **kwargs: Any) -> None:
+        self.calls.append(("request_hint", kwargs))
 
     def finish_game(self, *, reply_to: pykka.ActorRef[Any], **kwargs: Any) -> None:
         self.calls.append(("finish_game", kwargs))

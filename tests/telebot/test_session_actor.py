@@ -108,8 +108,8 @@ def test_typed_answer_is_submitted_as_text(session):
     ref.tell(TextGiven(chat_id=42, player=PLAYER, text="a zero", update_id=5))
     ref.ask("state", timeout=2)
     submitted = [c[1] for c in api.calls if c[0] == "submit_answer"]
-    assert submitted == [{"game_id": GAME_ID, "subject": "tg:42", "question_no": 0, "option": None,
-                          "text": "a zero", "idempotency_key": "tg-text:42:5"}]
+    assert submitted == [{"game_id": GAME_ID, "subject": "tg:42", "name": "Ann <b>", "question_no": 0,
+                          "option": None, "text": "a zero", "idempotency_key": "tg-text:42:5"}]
 
 
 def test_the_question_timer_reports_a_timeout_once(session):

@@ -1,0 +1,79 @@
+"""A chat's game settings: what /play uses, what /settings changes. Plain code, validated on every change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+DIFFICULTIES = ("easy", "medium", "hard")
+ANSWER_MODES = ("first", "all")
+
+
+class SettingError(ValueError):
+    """A /settings change that is not valid; the message says what is allowed."""
+
+
+@attrs.frozen(kw_only=True)
+class ChatSettings:
+    """Defaults for games in one chat."""
+
+    questions: int = 5
+    timer: int = 30
+    mode: str = "first"  # group games: the first correct answer wins, or "all" correct answers score
+    streak: bool = True
+    category: str | None = None
+    difficulty: str | None = None
+    idle_stop: int = 3  # stop after this many questions in a row that nobody answered (0: never)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready document."""
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, document: dict[str, Any] | None) -> ChatSettings:
+        """Settings from a stored document, ignoring unknown keys."""
+        names = {f.name for f in attrs.fields(cls)}
+        return cls(**{k: v for k, v in (document or {}).items() if k in names})
+
+    def change(self, name: str, value: str, categories: dict[str, str]) -> ChatSettings:
+        """A copy with ``name`` set from the text ``value``, or :class:`SettingError`."""
+        raw = value.strip().lower()
+        if name in {"questions", "timer", "idle_stop"}:
+            bounds = {"questions": (1, 20), "timer": (10, 120), "idle_stop": (0, 10)}[name]
+            if not raw.isdigit() or not bounds[0] <= int(raw) <= bounds[1]:
+                raise SettingError(f"{name} must be a whole number from {bounds[0]} to {bounds[1]}")
+            changes: dict[str, Any] = {name: int(raw)}
+            return attrs.evolve(self, **changes)
+        if name == "mode":
+            if raw not in ANSWER_MODES:
+                raise SettingError("mode must be 'first' (first correct answer wins) or 'all'")
+            return attrs.evolve(self, mode=raw)
+        if name == "streak":
+            if raw not in {"on", "off"}:
+                raise SettingError("streak must be 'on' or 'off'")
+            return attrs.evolve(self, streak=raw == "on")
+        if name == "difficulty":
+            if raw not in {*DIFFICULTIES, "any"}:
+                raise SettingError("difficulty must be easy, medium, hard or any")
+            return attrs.evolve(self, difficulty=None if raw == "any" else raw)
+        if name == "category":
+            if raw == "any":
+                return attrs.evolve(self, category=None)
+            slug = raw.replace(" ", "_")
+            if slug not in categories:
+                raise SettingError("unknown category; see /categories")
+            return attrs.evolve(self, category=slug)
+        raise SettingError("settings: questions, timer, mode, streak, category, difficulty, idle_stop")
+
+    def describe(self) -> str:
+        """One line per setting, for the /settings reply."""
+        return "\n".join([
+            f"questions: {self.questions}",
+            f"timer: {self.timer} s",
+            f"mode: {self.mode}",
+            f"streak: {'on' if self.streak else 'off'}",
+            f"category: {self.category or 'any'}",
+            f"difficulty: {self.difficulty or 'any'}",
+            f"idle_stop: {self.idle_stop}",
+        ])
