@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Any
+from typing import Any, cast
 
 import pykka
 from telegram import Update
@@ -110,9 +110,9 @@ class BotHandlers:
         if self.store is None:
             return self.defaults
         store = self.store
-        document: dict[str, Any] | None = await asyncio.to_thread(
+        document = cast(dict[str, Any] | None, await asyncio.to_thread(
             lambda: store.ask(("chat_settings", chat_id), timeout=10)
-        )
+        ))
         return ChatSettings.from_dict({**self.defaults.to_dict(), **(document or {})})
 
     async def _is_admin(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
