@@ -66,6 +66,7 @@ class GameCreate:
     topic: str | None = None
     answer_mode: str = "first"  # group games: "first" correct answer wins, or "all" correct answers score
     streak_enabled: bool = True
+    question_type: str = "buttons"  # buttons | text | poll (a quiz poll needs the correct option up front)
 
 
 @attrs.frozen(kw_only=True)
@@ -125,6 +126,7 @@ class QuestionView:
     options: tuple[str, ...]
     category: str
     difficulty: str
+    correct_option: int | None = None  # only for quiz-poll games, whose polls must carry it
 
 
 @attrs.frozen(kw_only=True)

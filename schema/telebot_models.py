@@ -31,6 +31,8 @@ class OutboundMessage(BaseModel):
     kind = pw.CharField(max_length=8)
     text = pw.TextField()
     keyboard = JSONField(default=list)
+    extra = JSONField(null=True)  # a poll's options, correct option and open period
+    poll_id = pw.CharField(max_length=64, null=True, index=True)
     status = pw.CharField(max_length=8, default="pending", index=True)
     telegram_message_id = pw.BigIntegerField(null=True)
     created_at = pw.DateTimeField(default=utcnow)

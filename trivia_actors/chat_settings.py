@@ -8,6 +8,7 @@ import attrs
 
 DIFFICULTIES = ("easy", "medium", "hard")
 ANSWER_MODES = ("first", "all")
+QUESTION_TYPES = ("buttons", "text", "poll")
 
 
 class SettingError(ValueError):
@@ -25,6 +26,7 @@ class ChatSettings:
     category: str | None = None
     difficulty: str | None = None
     idle_stop: int = 3  # stop after this many questions in a row that nobody answered (0: never)
+    qtype: str = "buttons"  # buttons (inline keyboard), text (typed answers) or poll (native quiz polls)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready document."""
@@ -49,6 +51,10 @@ class ChatSettings:
             if raw not in ANSWER_MODES:
                 raise SettingError("mode must be 'first' (first correct answer wins) or 'all'")
             return attrs.evolve(self, mode=raw)
+        if name in {"qtype", "type"}:
+            if raw not in QUESTION_TYPES:
+                raise SettingError("type must be buttons, text or poll")
+            return attrs.evolve(self, qtype=raw)
         if name == "streak":
             if raw not in {"on", "off"}:
                 raise SettingError("streak must be 'on' or 'off'")
@@ -64,7 +70,7 @@ class ChatSettings:
             if slug not in categories:
                 raise SettingError("unknown category; see /categories")
             return attrs.evolve(self, category=slug)
-        raise SettingError("settings: questions, timer, mode, streak, category, difficulty, idle_stop")
+        raise SettingError("settings: questions, timer, mode, streak, category, difficulty, idle_stop, type")
 
     def describe(self) -> str:
         """One line per setting, for the /settings reply."""
@@ -76,4 +82,5 @@ class ChatSettings:
             f"category: {self.category or 'any'}",
             f"difficulty: {self.difficulty or 'any'}",
             f"idle_stop: {self.idle_stop}",
+            f"type: {self.qtype}",
         ])

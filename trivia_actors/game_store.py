@@ -285,7 +285,8 @@ class GameStore:
             difficulty=create.difficulty,
             question_count=len(question_ids),
             time_limit_s=create.time_limit_s,
-            settings={"answer_mode": create.answer_mode, "streak_enabled": create.streak_enabled},
+            settings={"answer_mode": create.answer_mode, "streak_enabled": create.streak_enabled,
+                      "question_type": create.question_type},
             created_at=now,
             updated_at=now,
         )
@@ -313,6 +314,7 @@ class GameStore:
             .where(GameQuestion.game == game.id)
             .order_by(GameQuestion.position)
         )
+        polls = (game.settings or {}).get("question_type") == "poll"
         views = tuple(
             QuestionView(
                 no=row.position,
@@ -320,6 +322,7 @@ class GameStore:
                 options=tuple(row.options),
                 category=row.question.category,
                 difficulty=row.question.difficulty,
+                correct_option=_index(row.options, row.question.answer) if polls else None,
             )
             for row in rows
         )

@@ -28,12 +28,15 @@ class OutboundOp:
     ``ledger_id`` is the op's row in the durable outbound ledger (None when there is no ledger).
     """
 
-    kind: str
+    kind: str  # send | edit | poll
     chat_id: int
     key: str
     text: str
     keyboard: Keyboard = ()
     ledger_id: int | None = None
+    options: tuple[str, ...] = ()  # poll: the options
+    correct_option: int | None = None  # poll: a quiz poll's correct option
+    open_period: int | None = None  # poll: seconds it stays open
 
 
 class TelegramOutbox(Protocol):

@@ -63,6 +63,7 @@ class SessionState:
     player: Player  # who started the game (the only player of a solo game)
     phase: str = "creating"  # creating -> asking <-> judging (solo) -> finished
     mode: str = "solo"
+    question_type: str = "buttons"  # buttons | text | poll
     game_id: str | None = None
     game_tag: str = ""
     category: str | None = None
@@ -329,13 +330,15 @@ class GameSessionActor(pykka.ThreadingActor):
         state = self.state
         state.category = message.category
         state.mode = message.mode
+        state.question_type = message.question_type
         state.idle_limit = message.idle_limit
         suffix = f" ({message.category.replace('_', ' ')})" if message.category else ""
         self._send(f"prep:{message.update_id}", texts.render("preparing", category=suffix))
         options: dict[str, Any] = {"category": message.category, "question_count": message.question_count,
                                    "mode": message.mode, "difficulty": message.difficulty,
                                    "time_limit_s": message.time_limit_s, "answer_mode": message.answer_mode,
-                                   "streak_enabled": message.streak_enabled}
+                                   "streak_enabled": message.streak_enabled,
+                                   "question_type": message.question_type}
         self._issue({"kind": "create", "options": {k: v for k, v in options.items() if v is not None},
                      "key": f"tg-play:{state.chat_id}:{message.update_id}"})
 
@@ -454,7 +457,20 @@ class GameSessionActor(pykka.ThreadingActor):
         state.answered = []
         state.deadline = self.clock() + state.time_limit_s
         self._arm_timer()
+        if state.question_type == "poll" and question.correct_option is not None:
+            # A native quiz poll: Telegram shows each voter whether they were right; the worker still scores.
+            title = f"{question.no + 1}/{len(state.questions)} · {question.text}"
+            self._ops.append(OutboundOp(
+                kind="poll", chat_id=state.chat_id, key=f"{self._key_prefix}:p:{question.no}", text=title,
+                options=question.options, correct_option=question.correct_option,
+                open_period=max(5, min(600, round(state.time_limit_s))),
+            ))
+            return
         text = question_text(question, len(state.questions))
+        if state.question_type == "text":
+            text += texts.render("time_left_text", seconds=round(state.time_limit_s))
+            self._send(f"{self._key_prefix}:q:{question.no}", text)
+            return
         text += texts.render("time_left_group" if state.is_group else "time_left", seconds=round(state.time_limit_s))
         self._send(f"{self._key_prefix}:q:{question.no}", text, answer_keyboard(state.game_tag, question))
 
@@ -478,7 +494,10 @@ class GameSessionActor(pykka.ThreadingActor):
             state.score = payload.score
         self._cancel_timer()
         state.idle_timeouts = state.idle_timeouts + 1 if payload.verdict == "timeout" and not state.answered else 0
-        self._edit(f"{self._key_prefix}:q:{question.no}", self._reveal(question, payload))
+        if state.question_type == "poll":
+            self._send(f"{self._key_prefix}:r:{question.no}", self._reveal(question, payload))
+        else:
+            self._edit(f"{self._key_prefix}:q:{question.no}", self._reveal(question, payload))
         if payload.next_question_no is not None and state.idle_timeouts >= state.idle_limit > 0:
             self._log("nobody answered %d questions in a row: stopping", state.idle_timeouts)
             self._send(f"{self._key_prefix}:idle", texts.render("idle_stop"))

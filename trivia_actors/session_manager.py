@@ -17,6 +17,8 @@ from trivia_actors.session import GameSessionActor, SessionState
 from trivia_actors.session_messages import (
     AnswerGiven,
     HintAsked,
+    PollAnswered,
+    PollSent,
     ResultArrived,
     ScoreAsked,
     SessionEnded,
@@ -52,6 +54,7 @@ class SessionManagerActor(pykka.ThreadingActor):
         self.last_active: dict[int, float] = {}
         # Passivated chats: actor stopped, snapshot kept; the value is when its timer must fire (or None).
         self.passive: dict[int, float | None] = {}
+        self.polls: dict[str, tuple[int, str]] = {}  # poll id -> (chat, message key)
         self._ticker: threading.Timer | None = None
 
     def on_start(self) -> None:
@@ -61,6 +64,8 @@ class SessionManagerActor(pykka.ThreadingActor):
                 self._spawn(SessionState.from_snapshot(document), restored=True)
             if snapshots:
                 logger.info("restored %d sessions", len(snapshots))
+                self.polls.update(cast(dict[str, tuple[int, str]],
+                                       self.store.ask(("polls", sorted(self.sessions)), timeout=30)))
         self._schedule_tick()
 
     def _schedule_tick(self) -> None:
@@ -139,6 +144,12 @@ class SessionManagerActor(pykka.ThreadingActor):
                 message.update_id
             ):
                 self._say(message.chat_id, f"nogame:{message.update_id}", texts.render("no_game"))
+        elif isinstance(message, PollSent):
+            self.polls[message.poll_id] = (message.chat_id, message.key)
+            if len(self.polls) > 100_000:
+                self.polls.pop(next(iter(self.polls)))
+        elif isinstance(message, PollAnswered):
+            self._poll_answer(message)
         elif isinstance(message, ResultArrived):
             chat_id = message.event.chat_id
             session = self._session(chat_id) if chat_id is not None else None
@@ -161,6 +172,17 @@ class SessionManagerActor(pykka.ThreadingActor):
         elif message == "chats":
             return sorted(self.sessions)
         return None
+
+    def _poll_answer(self, message: PollAnswered) -> None:
+        target = self.polls.get(message.poll_id)
+        if target is None or not message.option_ids:
+            return  # not one of our polls, or a retracted vote
+        chat_id, key = target
+        tag, _, number = key.partition(":p:")
+        session = self._session(chat_id)
+        if session is not None and number.isdigit():
+            session.tell(AnswerGiven(chat_id=chat_id, player=message.player, game_tag=tag, question_no=int(number),
+                                     option=message.option_ids[0], update_id=message.update_id))
 
     def on_stop(self) -> None:
         if self._ticker is not None:

@@ -32,6 +32,7 @@ class StartGame:
     question_count: int
     update_id: int
     mode: str = "solo"
+    question_type: str = "buttons"
     difficulty: str | None = None
     time_limit_s: float | None = None
     answer_mode: str = "first"
@@ -86,6 +87,25 @@ class TextGiven:
     chat_id: int
     player: Player
     text: str
+    update_id: int
+
+
+@attrs.frozen(kw_only=True)
+class PollSent:
+    """Telegram created quiz poll ``poll_id`` for the message ``key`` in ``chat_id``."""
+
+    chat_id: int
+    key: str
+    poll_id: str
+
+
+@attrs.frozen(kw_only=True)
+class PollAnswered:
+    """A player answered a quiz poll (poll answers carry no chat: the poll id says which game)."""
+
+    poll_id: str
+    player: Player
+    option_ids: tuple[int, ...]
     update_id: int
 
 

@@ -24,8 +24,8 @@ logger = logging.getLogger(__name__)
 
 
 def _dedupe_key(op: OutboundOp) -> str:
-    if op.kind == "send":
-        return f"{op.chat_id}:send:{op.key}"
+    if op.kind in {"send", "poll"}:
+        return f"{op.chat_id}:{op.kind}:{op.key}"
     # An edit is identified by its content: the same edit decided twice is made once.
     digest = hashlib.sha256(f"{op.text}\x1f{op.keyboard!r}".encode()).hexdigest()[:24]
     return f"{op.chat_id}:edit:{op.key}:{digest}"[:300]
@@ -37,8 +37,16 @@ def _keyboard_json(op: OutboundOp) -> list[list[dict[str, str]]]:
 
 def _op_from_row(row: OutboundMessage) -> OutboundOp:
     keyboard = tuple(tuple(Button(text=b["text"], data=b["data"]) for b in r) for r in (row.keyboard or []))
+    extra = row.extra or {}
     return OutboundOp(kind=row.kind, chat_id=row.chat_id, key=row.key, text=row.text, keyboard=keyboard,
-                      ledger_id=row.id)
+                      ledger_id=row.id, options=tuple(extra.get("options", ())),
+                      correct_option=extra.get("correct_option"), open_period=extra.get("open_period"))
+
+
+def _extra(op: OutboundOp) -> dict[str, Any] | None:
+    if op.kind != "poll":
+        return None
+    return {"options": list(op.options), "correct_option": op.correct_option, "open_period": op.open_period}
 
 
 @attrs.frozen(kw_only=True)
@@ -58,6 +66,7 @@ class MarkSent:
 
     ledger_id: int
     message_id: int | None
+    poll_id: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -102,6 +111,8 @@ class SessionStoreActor(DatabaseActor):
                 return self._load_pending()
             if isinstance(message, tuple) and message and message[0] == "message_ids":
                 return self._message_ids(message[1])
+            if isinstance(message, tuple) and message and message[0] == "polls":
+                return self._polls(message[1])
             if isinstance(message, tuple) and message and message[0] == "load_session":
                 row = ChatSession.get_or_none(ChatSession.chat_id == message[1])
                 return row.snapshot if row is not None and row.phase != "finished" else None
@@ -127,7 +138,7 @@ class SessionStoreActor(DatabaseActor):
                 key = _dedupe_key(op)
                 inserted = (
                     OutboundMessage.insert(dedupe_key=key, chat_id=op.chat_id, key=op.key, kind=op.kind, text=op.text,
-                                           keyboard=_keyboard_json(op))
+                                           keyboard=_keyboard_json(op), extra=_extra(op))
                     .on_conflict_ignore()
                     .as_rowcount()
                     .execute()
@@ -148,9 +159,8 @@ class SessionStoreActor(DatabaseActor):
         return None if settings_row is None else dict(settings_row.settings)
 
     def _mark_sent(self, message: MarkSent) -> None:
-        OutboundMessage.update(status="sent", telegram_message_id=message.message_id, sent_at=utcnow()).where(
-            OutboundMessage.id == message.ledger_id
-        ).execute()
+        OutboundMessage.update(status="sent", telegram_message_id=message.message_id, poll_id=message.poll_id,
+                               sent_at=utcnow()).where(OutboundMessage.id == message.ledger_id).execute()
 
     def _claim(self, key: str) -> bool:
         return bool(ProcessedMessage.insert(key=key[:200]).on_conflict_ignore().as_rowcount().execute())
@@ -163,11 +173,19 @@ class SessionStoreActor(DatabaseActor):
         rows = OutboundMessage.select().where(OutboundMessage.status == "pending").order_by(OutboundMessage.id)
         return [_op_from_row(row) for row in rows]
 
+    def _polls(self, chat_ids: Sequence[int]) -> dict[str, tuple[int, str]]:
+        """Poll id -> (chat, message key) of the polls sent in these chats: poll answers carry no chat."""
+        if not chat_ids:
+            return {}
+        rows = OutboundMessage.select(OutboundMessage.chat_id, OutboundMessage.key, OutboundMessage.poll_id).where(
+            OutboundMessage.chat_id.in_(list(chat_ids)), OutboundMessage.poll_id.is_null(False))
+        return {str(row.poll_id): (int(row.chat_id), str(row.key)) for row in rows}
+
     def _message_ids(self, chat_ids: Sequence[int]) -> dict[tuple[int, str], int]:
         if not chat_ids:
             return {}
         rows = OutboundMessage.select(OutboundMessage.chat_id, OutboundMessage.key,
                                       OutboundMessage.telegram_message_id).where(
-            OutboundMessage.chat_id.in_(list(chat_ids)), OutboundMessage.kind == "send",
+            OutboundMessage.chat_id.in_(list(chat_ids)), OutboundMessage.kind.in_(["send", "poll"]),
             OutboundMessage.telegram_message_id.is_null(False))
         return {(row.chat_id, row.key): int(row.telegram_message_id or 0) for row in rows}

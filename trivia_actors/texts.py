@@ -43,6 +43,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "stopped": "🛑 Game stopped.",
         "hint": "💡 Hint: <code>{hint}</code>",
         "time_left": "\n\n⏱ {seconds} s to answer — tap an option or type it.",
+        "time_left_text": "\n\n⏱ {seconds} s — type your answer.",
         "time_left_group": "\n\n⏱ {seconds} s — everyone can answer; the first correct answer wins.",
         "close_named": "🤏 {name}: close! Try again.",
         "group_winner": "🏆 <b>{name}</b> got it: <b>{answer}</b> (+{points})",

@@ -10,7 +10,15 @@ from typing import Any, cast
 import pykka
 from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    PollAnswerHandler,
+    filters,
+)
 
 from schema.bank import category_titles
 from trivia_actors import texts
@@ -20,6 +28,7 @@ from trivia_actors.session_messages import (
     AnswerGiven,
     HintAsked,
     Player,
+    PollAnswered,
     ScoreAsked,
     SkipAsked,
     StartGame,
@@ -87,6 +96,7 @@ class BotHandlers:
         application.add_handler(CallbackQueryHandler(self.answer, pattern=r"^a:"))
         application.add_handler(CallbackQueryHandler(self.unknown_button))
         application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.text))
+        application.add_handler(PollAnswerHandler(self.poll_answer))
         application.add_error_handler(self.on_error)
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -140,6 +150,7 @@ class BotHandlers:
             question_count=count, update_id=update.update_id, mode="group" if group else "solo",
             difficulty=chat_settings.difficulty, time_limit_s=float(chat_settings.timer),
             answer_mode=chat_settings.mode, streak_enabled=chat_settings.streak, idle_limit=chat_settings.idle_stop,
+            question_type=chat_settings.qtype,
         ))
 
     async def settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -221,6 +232,17 @@ class BotHandlers:
             return
         self.manager.tell(TextGiven(chat_id=update.effective_chat.id, player=_player(update), text=message.text,
                                     update_id=update.update_id))
+
+    async def poll_answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        TELEGRAM_UPDATES.labels("poll_answer").inc()
+        answer = update.poll_answer
+        if answer is None or answer.user is None:
+            return
+        user = answer.user
+        player = Player(telegram_id=user.id, name=user.full_name or user.username or str(user.id),
+                        language=(user.language_code or "en")[:2])
+        self.manager.tell(PollAnswered(poll_id=answer.poll_id, player=player, option_ids=tuple(answer.option_ids),
+                                       update_id=update.update_id))
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         update_id = update.update_id if isinstance(update, Update) else None

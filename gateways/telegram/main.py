@@ -28,7 +28,7 @@ from trivia_actors.kafka_bridge import Completion, ConsumerBridgeActor
 from trivia_actors.kafka_io import EventProducer, make_consumer, make_producer
 from trivia_actors.ports import OutboundOp
 from trivia_actors.session_manager import SessionManagerActor
-from trivia_actors.session_messages import ResultArrived
+from trivia_actors.session_messages import PollSent, ResultArrived
 from trivia_actors.session_store import MarkSent, SessionStoreActor
 from trivia_actors.settings import Settings, SettingsError
 
@@ -95,8 +95,13 @@ async def run(settings: Settings) -> int:
     await application.initialize()
     store = SessionStoreActor.start(database)
 
-    def on_sent(ledger_id: int, message_id: int | None) -> None:
-        store.tell(MarkSent(ledger_id=ledger_id, message_id=message_id))
+    manager_ref: list[pykka.ActorRef[Any]] = []
+
+    def on_sent(op: OutboundOp, message_id: int | None, poll_id: str | None) -> None:
+        if op.ledger_id is not None:
+            store.tell(MarkSent(ledger_id=op.ledger_id, message_id=message_id, poll_id=poll_id))
+        if poll_id is not None and manager_ref:
+            manager_ref[0].tell(PollSent(chat_id=op.chat_id, key=op.key, poll_id=poll_id))
 
     outbox = TelegramOutbox(application.bot, LoopBridge(loop), on_sent=on_sent)
     # Calls decided before a restart but not yet made go first, with the message ids they may edit.
@@ -107,6 +112,7 @@ async def run(settings: Settings) -> int:
     producer = EventProducer(make_producer(settings))
     commands = KafkaCommandSink(producer, settings.topic("commands"))
     manager = SessionManagerActor.start(outbox=outbox, api=api, commands=commands, store=store)
+    manager_ref.append(manager)
     restored_chats: list[int] = await _ask(manager, "chats")
     outbox.message_ids.update(await _ask(store, ("message_ids", restored_chats)))
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 
 import attrs
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Poll
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
@@ -82,7 +82,7 @@ class TelegramOutbox:
     """Implements :class:`trivia_actors.ports.TelegramOutbox`; thread-safe entry, all work on the bot's loop."""
 
     def __init__(self, bot: Bot, bridge: LoopBridge, limits: FloodLimits = FloodLimits(),
-                 on_sent: Callable[[int, int | None], None] | None = None) -> None:
+                 on_sent: Callable[[OutboundOp, int | None, str | None], None] | None = None) -> None:
         self.bot = bot
         self.on_sent = on_sent
         self.bridge = bridge
@@ -172,8 +172,9 @@ class TelegramOutbox:
     async def _perform(self, lane: _ChatLane, op: OutboundOp, in_flight: set[int]) -> None:
         requeue = False
         message_id: int | None = None
+        poll_id: str | None = None
         try:
-            message_id = await self._call(op)
+            message_id, poll_id = await self._call(op)
             TELEGRAM_SENT.labels(op.kind, "ok").inc()
         except RetryAfter as exc:
             after = exc.retry_after
@@ -200,22 +201,29 @@ class TelegramOutbox:
                 lane.ops.appendleft(op)
             else:
                 self._pending -= 1
-                if op.ledger_id is not None and self.on_sent is not None:
-                    self.on_sent(op.ledger_id, message_id)
+                if self.on_sent is not None:
+                    self.on_sent(op, message_id, poll_id)
             in_flight.discard(op.chat_id)
             self._wakeup.set()
 
-    async def _call(self, op: OutboundOp) -> int | None:
+    async def _call(self, op: OutboundOp) -> tuple[int | None, str | None]:
         markup = _markup(op.keyboard)
         message_id = self.message_ids.get((op.chat_id, op.key))
         if op.kind == "edit" and message_id is not None:
             await self.bot.edit_message_text(
                 op.text, chat_id=op.chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=markup
             )
-            return None
+            return None, None
+        if op.kind == "poll":
+            sent = await self.bot.send_poll(
+                op.chat_id, op.text[:300], [option[:100] for option in op.options], is_anonymous=False,
+                type=Poll.QUIZ, correct_option_id=op.correct_option, open_period=op.open_period,  # type: ignore[arg-type]
+            )
+            self.message_ids[(op.chat_id, op.key)] = sent.message_id
+            return int(sent.message_id), (sent.poll.id if sent.poll else None)
         # A send, or an edit of a message we never sent (e.g. before a restart): send it as new.
         message = await self.bot.send_message(op.chat_id, op.text, parse_mode=ParseMode.HTML, reply_markup=markup)
         self.message_ids[(op.chat_id, op.key)] = message.message_id
         if len(self.message_ids) > 200_000:
             self.message_ids.pop(next(iter(self.message_ids)))
-        return int(message.message_id)
+        return int(message.message_id), None
