@@ -8,6 +8,7 @@ from collections.abc import Callable
 import attrs
 import peewee as pw
 
+from schema.auth_models import create_auth_tables
 from schema.models import ALL_MODELS, SchemaMigration
 from schema.telebot_models import TELEBOT_MODELS
 
@@ -33,6 +34,7 @@ def _telebot_tables(database: pw.Database) -> None:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _initial_schema),
+    Migration(2, "auth tables", create_auth_tables),
     Migration(3, "telebot sessions and outbound ledger", _telebot_tables),
 )
 

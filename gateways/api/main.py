@@ -8,6 +8,7 @@ import sys
 import uvicorn
 
 from gateways.api.app import ApiContext, create_app
+from gateways.api.auth import TokenService
 from gateways.process import start_process
 from schema.db import bind_database
 from trivia_actors.settings import SettingsError
@@ -19,9 +20,13 @@ def main() -> int:
     """Serve until SIGTERM/SIGINT; uvicorn stops accepting, finishes in-flight requests, then exits 0."""
     settings = start_process("api")
     try:
-        settings.require_jwt_secret()
+        # HS256: JWT_SECRET of at least 32 bytes; RS256: a readable RSA key pair of at least 2048 bits.
+        can_issue = TokenService(settings).can_issue
     except SettingsError as exc:
         print(f"api: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if not can_issue:
+        print("api: configuration error: the API issues tokens: set JWT_PRIVATE_KEY_FILE for RS256", file=sys.stderr)
         return 2
     database = bind_database(settings.database_url, max_connections=24)
     app = create_app(ApiContext(settings, database))

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Any, cast
 
 import peewee as pw
 
-from schema.models import ApiClient, GameQuestion, GameSession, Question, RequestStatus, TelegramUser, utcnow
+from schema.models import (
+    Answer,
+    ApiClient,
+    GameQuestion,
+    GameSession,
+    Question,
+    RequestStatus,
+    TelegramUser,
+    utcnow,
+)
 
 
 def request_view(row: RequestStatus) -> dict[str, Any]:
@@ -114,6 +124,80 @@ class ApiStore:
                 "created_at": game.created_at.isoformat() + "Z",
                 "finished_at": game.finished_at.isoformat() + "Z" if game.finished_at else None,
             }
+
+    def leaderboard(self, *, chat_id: int | None, client_id: str | None, since: dt.datetime | None,
+                    after: tuple[int, int] | None, limit: int) -> list[dict[str, Any]]:
+        """Players ranked by the points of their answers: points descending, then user id (a stable order).
+
+        ``chat_id`` keeps answers of that chat's games (of ``client_id``'s games when given), ``since`` keeps
+        answers created at or after it, ``after`` = (points, user id) of the last row of the previous page.
+        """
+        points = pw.fn.SUM(Answer.points)
+        correct = pw.fn.SUM(pw.Case(None, [(Answer.verdict == "correct", 1)], 0))
+        query = Answer.select(Answer.user, points.alias("points"), pw.fn.COUNT(Answer.id).alias("answers"),
+                              correct.alias("correct"))
+        if chat_id is not None:
+            query = query.join(GameSession, on=(Answer.game == GameSession.id)).where(GameSession.chat_id == chat_id)
+            if client_id is not None:
+                query = query.where(GameSession.client_id == client_id)
+        if since is not None:
+            query = query.where(Answer.created_at >= since)
+        query = query.group_by(Answer.user)
+        if after is not None:
+            query = query.having((points < after[0]) | ((points == after[0]) & (Answer.user > after[1])))
+        query = query.order_by(points.desc(), Answer.user.asc()).limit(limit)
+        with self.database.connection_context():
+            rows: list[tuple[int, Any, Any, Any]] = list(query.tuples())  # type: ignore[arg-type]
+            users = {u.id: u for u in TelegramUser.select(TelegramUser.id, TelegramUser.subject,
+                                                          TelegramUser.display_name)
+                     .where(TelegramUser.id.in_([r[0] for r in rows]))} if rows else {}
+        return [
+            {"user_id": user_id, "subject": users[user_id].subject, "display_name": users[user_id].display_name,
+             "points": int(pts or 0), "answers": int(n or 0), "correct": int(ok or 0)}
+            for user_id, pts, n, ok in rows if user_id in users
+        ]
+
+    def player(self, subject: str) -> dict[str, Any] | None:
+        """A player's profile and statistics computed from their games and answers, or None."""
+        with self.database.connection_context():
+            user = TelegramUser.get_or_none(TelegramUser.subject == subject)
+            if user is None:
+                return None
+            totals = cast(tuple[Any, Any, Any, Any] | None, (
+                Answer.select(
+                    pw.fn.COUNT(Answer.id),
+                    pw.fn.SUM(pw.Case(None, [(Answer.verdict == "correct", 1)], 0)),
+                    pw.fn.SUM(Answer.points),
+                    pw.fn.AVG(Answer.latency_ms),
+                )
+                .where(Answer.user == user.id)
+                .tuples()
+                .first()
+            )) or (0, 0, 0, None)
+            owned = GameSession.select(GameSession.id).where(GameSession.owner == user.id)
+            answered = Answer.select(Answer.game).where(Answer.user == user.id)
+            games = (owned | answered).count()
+            best_game_streak = (
+                GameSession.select(pw.fn.MAX(GameSession.best_streak)).where(GameSession.owner == user.id).scalar()
+            )
+        answers, correct, points, latency = totals
+        answers = int(answers or 0)
+        correct = int(correct or 0)
+        return {
+            "subject": user.subject,
+            "display_name": user.display_name,
+            "telegram_id": user.telegram_id,
+            "created_at": user.created_at.isoformat() + "Z",
+            "stats": {
+                "games": int(games or 0),
+                "answers": answers,
+                "correct": correct,
+                "accuracy": round(correct / answers, 4) if answers else 0.0,
+                "best_streak": max(int(best_game_streak or 0), int(user.best_streak or 0)),
+                "average_response_ms": None if latency is None else round(float(latency)),
+                "total_points": int(points or 0),
+            },
+        }
 
     def find_client(self, client_id: str) -> ApiClient | None:
         """An API client by id, or None."""

@@ -1,8 +1,13 @@
-"""Strict request-body validation: unknown fields refused, every error named by its field path (422)."""
+"""Strict request-body validation: unknown fields refused, every error named by its field path (422).
+
+Each check carries the JSON Schema of what it accepts, so the OpenAPI document is generated from the very
+validators the routes run (:func:`object_schema`), never written twice.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -11,14 +16,54 @@ import attrs
 from gateways.api.errors import ApiError
 
 MAX_BODY_BYTES = 64 * 1024
+# Control characters other than tab and newline, and lone surrogates, are refused in every string.
+TEXT_PATTERN = "^[^\\u0000-\\u0008\\u000b-\\u001f\\ud800-\\udfff]*$"
+
+
+@attrs.frozen
+class Check:
+    """A value check and the JSON Schema (2020-12, as OpenAPI 3.1 uses) of the values it accepts."""
+
+    fn: Callable[[Any, str], Any]
+    schema: dict[str, Any]
+
+    def __call__(self, value: Any, path: str) -> Any:
+        return self.fn(value, path)
 
 
 @attrs.frozen
 class Field:
-    """One allowed field: its type check and whether it is required."""
+    """One allowed field: its type check, whether it is required, and a description for the document."""
 
-    check: Callable[[Any, str], Any]
+    check: Check
     required: bool = False
+    description: str | None = None
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    # An optional field may be sent as null: the validator treats null as absent.
+    out = dict(schema)
+    kind = out.get("type")
+    if isinstance(kind, str):
+        out["type"] = [kind, "null"]
+    if "enum" in out:
+        out["enum"] = [*out["enum"], None]
+    return out
+
+
+def object_schema(fields: dict[str, Field]) -> dict[str, Any]:
+    """The JSON Schema of a body (or nested object) that :func:`validate` accepts with ``fields``."""
+    properties: dict[str, Any] = {}
+    for name, field in fields.items():
+        schema = field.check.schema if field.required else _nullable(field.check.schema)
+        if field.description:
+            schema = {**schema, "description": field.description}
+        properties[name] = schema
+    out: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+    required = [name for name, field in fields.items() if field.required]
+    if required:
+        out["required"] = required
+    return out
 
 
 def parse_json_body(raw: bytes) -> Any:
@@ -59,15 +104,16 @@ def validate(body: Any, fields: dict[str, Field]) -> dict[str, Any]:
     return values
 
 
+_BAD_TEXT = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff]")
+
+
 def _clean_text(value: str) -> str:
-    if any(ord(ch) < 32 and ch not in "\t\n" for ch in value):
-        raise ValueError("control characters are not allowed")
+    if _BAD_TEXT.search(value):
+        raise ValueError("control characters and lone surrogates are not allowed")
     return value
 
 
-def string(
-    max_length: int, *, min_length: int = 1, choices: tuple[str, ...] | None = None
-) -> Callable[[Any, str], str]:
+def string(max_length: int, *, min_length: int = 1, choices: tuple[str, ...] | None = None) -> Check:
     """A string of bounded length (and optionally one of ``choices``)."""
     def check(value: Any, _path: str) -> str:
         if not isinstance(value, str):
@@ -77,21 +123,26 @@ def string(
         if choices is not None and value not in choices:
             raise ValueError(f"must be one of: {', '.join(choices)}")
         return _clean_text(value)
-    return check
+    schema: dict[str, Any] = {"type": "string"}
+    if choices is not None:
+        schema["enum"] = list(choices)
+    else:
+        schema.update(minLength=min_length, maxLength=max_length, pattern=TEXT_PATTERN)
+    return Check(check, schema)
 
 
-def integer(minimum: int, maximum: int) -> Callable[[Any, str], int]:
-    """An integer within bounds (booleans refused)."""
+def integer(minimum: int, maximum: int) -> Check:
+    """An integer within bounds (booleans and floats such as 1.0 refused)."""
     def check(value: Any, _path: str) -> int:
         if not isinstance(value, int) or isinstance(value, bool):
             raise ValueError("expected an integer")
         if not minimum <= value <= maximum:
             raise ValueError(f"must be between {minimum} and {maximum}")
         return value
-    return check
+    return Check(check, {"type": "integer", "minimum": minimum, "maximum": maximum})
 
 
-def number(minimum: float, maximum: float) -> Callable[[Any, str], float]:
+def number(minimum: float, maximum: float) -> Check:
     """A number within bounds (booleans refused)."""
     def check(value: Any, _path: str) -> float:
         if not isinstance(value, int | float) or isinstance(value, bool):
@@ -99,10 +150,10 @@ def number(minimum: float, maximum: float) -> Callable[[Any, str], float]:
         if not minimum <= value <= maximum:
             raise ValueError(f"must be between {minimum:g} and {maximum:g}")
         return float(value)
-    return check
+    return Check(check, {"type": "number", "minimum": minimum, "maximum": maximum})
 
 
-def obj(fields: dict[str, Field]) -> Callable[[Any, str], dict[str, Any]]:
+def obj(fields: dict[str, Field]) -> Check:
     """A nested object validated like the body."""
     def check(value: Any, path: str) -> dict[str, Any]:
         try:
@@ -110,4 +161,4 @@ def obj(fields: dict[str, Field]) -> Callable[[Any, str], dict[str, Any]]:
         except ApiError as exc:
             first = exc.details[0] if exc.details else {"path": "$", "message": exc.message}
             raise ValueError(f"{first['path'].replace('$', path, 1)}: {first['message']}") from None
-    return check
+    return Check(check, object_schema(fields))
