@@ -247,8 +247,13 @@ GAME_FIELDS = {
     "question_count": v.Field(v.integer(1, 50)),
     "time_limit_s": v.Field(v.number(5, 300)),
     "player_name": v.Field(v.string(64, min_length=0)),
+    "answer_mode": v.Field(v.string(8, choices=("first", "all")),
+                           description="Group games: the first correct answer wins, or all correct answers score."),
+    "streak_enabled": v.Field(v.boolean(), description="Whether consecutive correct answers earn a bonus."),
 }
 SERVICE_GAME_FIELDS = {
+    "question_type": v.Field(v.string(8, choices=("buttons", "text", "poll")),
+                             description="Service tokens only: poll games carry each question's correct option."),
     "player": v.Field(v.obj(PLAYER_FIELDS), description="Service tokens only: the player the game is for."),
     "chat_id": v.Field(v.integer(-(2**53), 2**53), description="Service tokens only: the Telegram chat."),
     "mode": v.Field(v.string(16, choices=("solo", "group")), description="Service tokens only."),
@@ -274,6 +279,9 @@ async def create_game(request: Request, principal: Principal) -> Response:
         difficulty=values.get("difficulty"),
         question_count=values.get("question_count", settings.default_question_count),
         time_limit_s=values.get("time_limit_s", settings.question_time_limit_s),
+        answer_mode=values.get("answer_mode", "first"),
+        streak_enabled=values.get("streak_enabled", True),
+        question_type=values.get("question_type", "buttons"),
     )
     return await submit(request, principal, kind="game.create", game_id=game_id, subject=subject, payload=payload,
                         key=idempotency_key(request, required=False), chat_id=values.get("chat_id"))
@@ -282,13 +290,14 @@ async def create_game(request: Request, principal: Principal) -> Response:
 async def get_game(request: Request, principal: Principal) -> Response:
     """The game's state and its open question (never the answer)."""
     game = await _owned_game(request, principal, player_subject(request, principal))
-    return JSONResponse({k: val for k, val in game.items() if k not in {"client_id", "subject"}})
+    return JSONResponse({k: val for k, val in game.items() if k not in {"client_id", "subject", "chat_id"}})
 
 
 ANSWER_FIELDS = {
     "question_no": v.Field(v.integer(0, 1000), required=True),
     "option": v.Field(v.integer(0, 9), description="The chosen option's index (give this or `text`)."),
     "text": v.Field(v.string(500), description="A typed answer (give this or `option`)."),
+    "player_name": v.Field(v.string(64, min_length=0), description="The answering player's display name."),
 }
 
 
@@ -301,10 +310,13 @@ async def submit_answer(request: Request, principal: Principal) -> Response:
                        details=[{"path": "$.option", "message": "exactly one of option or text"}])
     subject = player_subject(request, principal)
     game = await _owned_game(request, principal, subject)
-    payload = AnswerSubmit(client_id=principal.client_id, subject=game["subject"], question_no=values["question_no"],
-                           idempotency_key=str(key), option=values.get("option"), text=values.get("text"))
-    return await submit(request, principal, kind="answer.submit", game_id=game["game_id"], subject=game["subject"],
-                        payload=payload, key=key)
+    # In a group game the service answers for whichever member answered; otherwise for the game's owner.
+    answering = subject if game["mode"] == "group" and principal.has("service") else game["subject"]
+    payload = AnswerSubmit(client_id=principal.client_id, subject=answering, question_no=values["question_no"],
+                           idempotency_key=str(key), option=values.get("option"), text=values.get("text"),
+                           player_name=values.get("player_name", ""))
+    return await submit(request, principal, kind="answer.submit", game_id=game["game_id"], subject=answering,
+                        payload=payload, key=key, chat_id=game["chat_id"])
 
 
 HINT_FIELDS = {"question_no": v.Field(v.integer(0, 1000), required=True)}
@@ -318,7 +330,7 @@ async def request_hint(request: Request, principal: Principal) -> Response:
     payload = HintRequest(client_id=principal.client_id, subject=game["subject"], question_no=values["question_no"],
                           idempotency_key=key or str(uuid.uuid4()))
     return await submit(request, principal, kind="hint.request", game_id=game["game_id"], subject=game["subject"],
-                        payload=payload, key=key)
+                        payload=payload, key=key, chat_id=game["chat_id"])
 
 
 async def finish_game(request: Request, principal: Principal) -> Response:
@@ -327,7 +339,7 @@ async def finish_game(request: Request, principal: Principal) -> Response:
     game = await _owned_game(request, principal, player_subject(request, principal))
     payload = GameFinish(client_id=principal.client_id, subject=game["subject"], reason="stopped")
     return await submit(request, principal, kind="game.finish", game_id=game["game_id"], subject=game["subject"],
-                        payload=payload, key=key)
+                        payload=payload, key=key, chat_id=game["chat_id"])
 
 
 def _wait_seconds(raw: str) -> float:

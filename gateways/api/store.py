@@ -110,6 +110,7 @@ class ApiStore:
                 "game_id": game.id,
                 "client_id": game.client_id,
                 "subject": game.owner.subject,
+                "chat_id": game.chat_id,
                 "status": game.status,
                 "mode": game.mode,
                 "category": game.category,

@@ -142,6 +142,15 @@ def integer(minimum: int, maximum: int) -> Check:
     return Check(check, {"type": "integer", "minimum": minimum, "maximum": maximum})
 
 
+def boolean() -> Check:
+    """A JSON boolean."""
+    def check(value: Any, _path: str) -> bool:
+        if not isinstance(value, bool):
+            raise ValueError("expected a boolean")
+        return value
+    return Check(check, {"type": "boolean"})
+
+
 def number(minimum: float, maximum: float) -> Check:
     """A number within bounds (booleans refused)."""
     def check(value: Any, _path: str) -> float:
