@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import socket
 
 from kafka.errors import KafkaError
 
+from gateways.exporters import start_exporters
 from gateways.observability import OpsServer
 from gateways.process import start_process, stop_event_on_signals
 from schema.db import DatabaseUnavailable, bind_database, wait_for_database
@@ -32,21 +34,29 @@ def main() -> int:
     except KafkaError as exc:
         logger.error("broker unreachable at %s: %s", settings.kafka_bootstrap_servers, type(exc).__name__)
         return 1
+    try:
+        # Each worker drains the export outbox too; its Git clone is its own (rows are claimed, never shared).
+        exports = start_exporters(settings, database, git_work_dir=f"var/git-export-{socket.gethostname()}")
+    except ValueError as exc:
+        logger.error("%s", exc)
+        producer.close()
+        return 1
     runtime = WorkerRuntime(settings, database, producer, evaluators=settings.worker_evaluators)
     ops = OpsServer(
         settings.api_host,
         DEFAULT_OPS_PORT if settings.ops_port is None else settings.ops_port,
         ready=runtime.is_assigned,
-        alive=runtime.is_alive,
+        alive=lambda: runtime.is_alive() and exports.is_alive(),
     ).start()
     logger.info("worker started (ops port %d, topics prefix %r)", ops.port, settings.kafka_topic_prefix)
     try:
         while not stop.wait(1.0):
-            if not runtime.is_alive():
+            if not (runtime.is_alive() and exports.is_alive()):
                 logger.error("worker: an actor died; exiting so the supervisor restarts the process")
                 return 1
     finally:
         runtime.stop()
+        exports.stop()
         ops.stop()
         logger.info("worker stopped")
     return 0
