@@ -122,7 +122,8 @@ def test_group_game_first_correct_answer_wins(kafka, database):
     def answer(subject: str, name: str, option: int) -> Envelope:
         envelope = Envelope(request_id=new_id(), game_id=game_id, chat_id=-100, user_id=subject,
                             payload=AnswerSubmit(client_id="c1", subject=subject, question_no=0,
-                                                 idempotency_key=f"{subject}-0-{option}", option=option, player_name=name))
+                                                 idempotency_key=f"{subject}-0-{option}", option=option,
+                                                 player_name=name))
         writer.send(envelope)
         results.poll_until(lambda rs: any(e.request_id == envelope.request_id for e in _decode(rs)))
         return next(e for e in results.events() if e.request_id == envelope.request_id)
