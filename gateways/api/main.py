@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+from types import FrameType
 
 import uvicorn
 
@@ -31,6 +33,10 @@ def main() -> int:
     database = bind_database(settings.database_url, max_connections=24)
     app = create_app(ApiContext(settings, database))
     logger.info("api listening on %s:%d", settings.api_host, settings.api_port)
+    # uvicorn handles SIGTERM/SIGINT itself (stop accepting, finish in-flight requests, run the lifespan's
+    # shutdown) and then re-raises the signal to the handlers it found; these make that a clean exit 0.
+    for handled in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(handled, _stopped)
     uvicorn.run(
         app,
         host=settings.api_host,
@@ -40,7 +46,12 @@ def main() -> int:
         timeout_graceful_shutdown=20,
         lifespan="on",
     )
+    logger.info("api stopped")
     return 0
+
+
+def _stopped(signum: int, _frame: FrameType | None) -> None:
+    logger.info("api shut down after %s", signal.Signals(signum).name)
 
 
 if __name__ == "__main__":
