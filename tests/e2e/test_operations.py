@@ -38,7 +38,7 @@ def _get(base, path, headers, attempts_s=60.0):
     deadline = time.monotonic() + attempts_s
     while True:
         try:
-            response = requests.get(f"{base}{path}", headers=headers, timeout=20)
+            response = requests.get(f"{base}{path}", headers=headers, timeout=40)
             if response.status_code != 503:
                 return response
         except requests.ConnectionError:
@@ -67,7 +67,7 @@ class Load:
                         {"question_count": self.questions})
         assert created.status_code == 202, created.text
         game_id = created.json()["game_id"]
-        ready = _get(self.base, f"/v1/requests/{created.json()['request_id']}?wait=20", headers).json()
+        ready = _result(self.base, created.json()["request_id"], headers)
         assert ready["status"] == "done", ready
         with self.lock:
             self.game_ids.append(game_id)
@@ -79,13 +79,22 @@ class Load:
             with self.lock:
                 self.request_ids.append(request_id)
             self.progress.set()
-            result = _get(self.base, f"/v1/requests/{request_id}?wait=25", headers).json()
+            result = _result(self.base, request_id, headers)
             assert result["status"] == "done", result
 
     def run(self) -> None:
         with ThreadPoolExecutor(max_workers=self.players) as pool:
             for future in [pool.submit(self.play, i) for i in range(self.players)]:
                 future.result()
+
+
+def _result(base, request_id, headers, within_s=120.0) -> dict:
+    """Long-poll a request until it is settled (a failover may take a rebalance or two)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        body = _get(base, f"/v1/requests/{request_id}?wait=10", headers).json()
+        if body["status"] in {"done", "failed"} or time.monotonic() > deadline:
+            return body
 
 
 def _check_nothing_lost(database, load: Load) -> None:
