@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import pykka
 from telegram import Update
-from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.constants import ChatMemberStatus, ChatType
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -24,6 +24,7 @@ from schema.bank import category_titles
 from trivia_actors import texts
 from trivia_actors.chat_settings import ChatSettings, SettingError
 from trivia_actors.metrics import TELEGRAM_UPDATES
+from trivia_actors.ports import OutboundOp, TelegramOutbox
 from trivia_actors.session_messages import (
     AnswerGiven,
     HintAsked,
@@ -74,9 +75,10 @@ def _player(update: Update) -> Player:
 class BotHandlers:
     """Registers the handlers on an application and forwards updates to the session manager."""
 
-    def __init__(self, manager: pykka.ActorRef[Any], *, default_question_count: int,
+    def __init__(self, manager: pykka.ActorRef[Any], *, default_question_count: int, outbox: TelegramOutbox,
                  store: pykka.ActorRef[Any] | None = None, default_timer_s: float = 30.0) -> None:
         self.manager = manager
+        self.outbox = outbox
         self.store = store
         self.defaults = ChatSettings(questions=default_question_count, timer=round(default_timer_s))
         self.default_question_count = default_question_count
@@ -102,19 +104,24 @@ class BotHandlers:
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         TELEGRAM_UPDATES.labels("start").inc()
         if update.effective_message is not None:
-            await update.effective_message.reply_text(texts.render("welcome"),
-                                                      parse_mode=ParseMode.HTML)
+            self._reply(update, texts.render("welcome"))
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         TELEGRAM_UPDATES.labels("help").inc()
         if update.effective_message is not None:
-            await update.effective_message.reply_text(texts.render("help"), parse_mode=ParseMode.HTML)
+            self._reply(update, texts.render("help"))
 
     async def list_categories(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         TELEGRAM_UPDATES.labels("categories").inc()
         lines = "\n".join(f"• {title} — <code>/play {slug}</code>" for slug, title in sorted(self.categories.items()))
         if update.effective_message is not None:
-            await update.effective_message.reply_text(texts.raw("categories", lines=lines), parse_mode=ParseMode.HTML)
+            self._reply(update, texts.raw("categories", lines=lines))
+
+    def _reply(self, update: Update, text: str) -> None:
+        """Answer a command through the outbox, so every reply keeps the chat's order and Telegram's limits."""
+        if update.effective_chat is not None:
+            self.outbox.deliver([OutboundOp(kind="send", chat_id=update.effective_chat.id,
+                                            key=f"cmd:{update.update_id}", text=text)])
 
     async def _chat_settings(self, chat_id: int) -> ChatSettings:
         if self.store is None:
@@ -141,8 +148,7 @@ class BotHandlers:
         category, count, unknown = parse_play_args(list(context.args or []), self.categories,
                                                    chat_settings.questions)
         if unknown is not None:
-            await update.effective_message.reply_text(texts.render("unknown_category", category=unknown),
-                                                      parse_mode=ParseMode.HTML)
+            self._reply(update, texts.render("unknown_category", category=unknown))
             return
         group = chat.type in {ChatType.GROUP, ChatType.SUPERGROUP}
         self.manager.tell(StartGame(
@@ -161,25 +167,25 @@ class BotHandlers:
         current = await self._chat_settings(chat.id)
         args = list(context.args or [])
         if not args:
-            await message.reply_text(texts.render("settings", lines=current.describe()), parse_mode=ParseMode.HTML)
+            self._reply(update, texts.render("settings", lines=current.describe()))
             return
         if not await self._is_admin(update, context):
-            await message.reply_text(texts.render("settings_admins_only"), parse_mode=ParseMode.HTML)
+            self._reply(update, texts.render("settings_admins_only"))
             return
         if len(args) < 2:
-            await message.reply_text(texts.render("settings_usage"), parse_mode=ParseMode.HTML)
+            self._reply(update, texts.render("settings_usage"))
             return
         try:
             changed = current.change(args[0].lower(), " ".join(args[1:]), self.categories)
         except SettingError as exc:
-            await message.reply_text(texts.render("settings_invalid", reason=str(exc)), parse_mode=ParseMode.HTML)
+            self._reply(update, texts.render("settings_invalid", reason=str(exc)))
             return
         if self.store is not None:
             store = self.store
             await asyncio.to_thread(
                 lambda: store.ask(SaveChatSettings(chat_id=chat.id, settings=changed.to_dict()), timeout=10)
             )
-        await message.reply_text(texts.render("settings_saved", lines=changed.describe()), parse_mode=ParseMode.HTML)
+        self._reply(update, texts.render("settings_saved", lines=changed.describe()))
 
     async def hint(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         TELEGRAM_UPDATES.labels("hint").inc()

@@ -132,7 +132,7 @@ async def run(settings: Settings) -> int:
     ops = OpsServer(settings.api_host, DEFAULT_OPS_PORT if settings.ops_port is None else settings.ops_port,
                     ready=lambda: bridge.is_alive() and bool(bridge.ask("is_assigned", timeout=2)),
                     alive=lambda: manager.is_alive() and bridge.is_alive()).start()
-    handlers = BotHandlers(manager, default_question_count=settings.default_question_count, store=store,
+    handlers = BotHandlers(manager, default_question_count=settings.default_question_count, store=store, outbox=outbox,
                            default_timer_s=settings.question_time_limit_s)
     handlers.install(application)
     outbox.start()

@@ -30,12 +30,15 @@ logger = logging.getLogger(__name__)
 
 @attrs.frozen(kw_only=True)
 class FloodLimits:
-    """Rates the queue keeps to."""
+    """Rates the queue keeps to (Telegram's documented ceilings, as sliding windows)."""
 
-    global_per_second: float = 30.0
-    chat_burst: int = 3
-    chat_per_second: float = 1.0
-    group_per_minute: int = 20
+    global_per_second: int = 30  # messages and edits, every chat together
+    chat_messages: int = 3  # new messages per chat per window: "about one per second", short bursts allowed
+    chat_window_s: float = 3.0
+    chat_edits: int = 5  # edits are counted apart from new messages
+    chat_edit_window_s: float = 3.0
+    group_messages: int = 20  # new messages per group per minute
+    group_window_s: float = 60.0
 
 
 def _markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
@@ -46,36 +49,50 @@ def _markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
     )
 
 
-class _ChatLane:
-    """One chat's queue and its rate state."""
+# Our clock starts a call when it leaves; Telegram's when it arrives. A call that travels faster than the one
+# it follows could land inside Telegram's window though it left outside ours: keep a margin.
+WINDOW_MARGIN_S = 0.25
 
-    def __init__(self, limits: FloodLimits, is_group: bool) -> None:
+
+def _window_ready_at(stamps: collections.deque[float], limit: int, window_s: float, now: float) -> float:
+    """When one more event fits in a sliding window holding ``stamps`` (forgetting the expired ones)."""
+    span = window_s + WINDOW_MARGIN_S
+    while stamps and stamps[0] <= now - span:
+        stamps.popleft()
+    return now if len(stamps) < limit else stamps[0] + span
+
+
+class _ChatLane:
+    """One chat's queue and its rate windows."""
+
+    def __init__(self, is_group: bool) -> None:
         self.ops: collections.deque[OutboundOp] = collections.deque()
-        self.tokens = float(limits.chat_burst)
-        self.refilled = time.monotonic()
         self.not_before = 0.0
         self.is_group = is_group
-        self.group_sent: collections.deque[float] = collections.deque()
+        self.sends: collections.deque[float] = collections.deque()
+        self.edits: collections.deque[float] = collections.deque()
+        self.group_sends: collections.deque[float] = collections.deque()
+        self.touched = time.monotonic()
 
     def ready_at(self, limits: FloodLimits, now: float) -> float:
-        """When this lane may send next."""
-        self.tokens = min(float(limits.chat_burst), self.tokens + (now - self.refilled) * limits.chat_per_second)
-        self.refilled = now
+        """When the op at the head of this lane may go."""
         at = max(now, self.not_before)
-        if self.tokens < 1.0:
-            at = max(at, now + (1.0 - self.tokens) / limits.chat_per_second)
+        if self.ops and self.ops[0].kind == "edit":
+            return max(at, _window_ready_at(self.edits, limits.chat_edits, limits.chat_edit_window_s, now))
+        at = max(at, _window_ready_at(self.sends, limits.chat_messages, limits.chat_window_s, now))
         if self.is_group:
-            while self.group_sent and self.group_sent[0] <= now - 60.0:
-                self.group_sent.popleft()
-            if len(self.group_sent) >= limits.group_per_minute:
-                at = max(at, self.group_sent[0] + 60.0)
+            at = max(at, _window_ready_at(self.group_sends, limits.group_messages, limits.group_window_s, now))
         return at
 
-    def spend(self, now: float) -> None:
+    def spend(self, op: OutboundOp, now: float) -> None:
         """Account one call."""
-        self.tokens -= 1.0
+        self.touched = now
+        if op.kind == "edit":
+            self.edits.append(now)
+            return
+        self.sends.append(now)
         if self.is_group:
-            self.group_sent.append(now)
+            self.group_sends.append(now)
 
 
 class TelegramOutbox:
@@ -109,7 +126,7 @@ class TelegramOutbox:
     def _enqueue(self, op: OutboundOp) -> None:
         lane = self._lanes.get(op.chat_id)
         if lane is None:
-            lane = self._lanes[op.chat_id] = _ChatLane(self.limits, is_group=op.chat_id < 0)
+            lane = self._lanes[op.chat_id] = _ChatLane(is_group=op.chat_id < 0)
         lane.ops.append(op)
         self._pending += 1
         self._wakeup.set()
@@ -138,11 +155,7 @@ class TelegramOutbox:
                 await self._task
 
     def _global_ready_at(self, now: float) -> float:
-        while self._global_sent and self._global_sent[0] <= now - 1.0:
-            self._global_sent.popleft()
-        if len(self._global_sent) >= self.limits.global_per_second:
-            return self._global_sent[0] + 1.0
-        return now
+        return _window_ready_at(self._global_sent, self.limits.global_per_second, 1.0, now)
 
     async def _run(self) -> None:
         in_flight: set[int] = set()
@@ -152,7 +165,7 @@ class TelegramOutbox:
             global_at = self._global_ready_at(now)
             for chat_id, lane in list(self._lanes.items()):
                 if not lane.ops or chat_id in in_flight:
-                    if not lane.ops and chat_id not in in_flight and now - lane.refilled > 120:
+                    if not lane.ops and chat_id not in in_flight and now - lane.touched > 120:
                         del self._lanes[chat_id]
                     continue
                 at = max(lane.ready_at(self.limits, now), global_at)
@@ -160,7 +173,7 @@ class TelegramOutbox:
                     next_at = min(next_at, at)
                     continue
                 op = lane.ops.popleft()
-                lane.spend(now)
+                lane.spend(op, now)
                 self._global_sent.append(now)
                 in_flight.add(chat_id)
                 asyncio.get_running_loop().create_task(self._perform(lane, op, in_flight))
