@@ -16,7 +16,7 @@ def _question(client, chat_id, after_seq, no):
 
 
 def test_a_player_plays_a_five_question_game_in_telegram(telegram, platform_db):  # noqa: F811
-    stack, client = telegram
+    _stack, client = telegram
     user = client.create_user("Alice", username="alice")
     chat = user["id"]
     client.send_text(chat, "/start")
