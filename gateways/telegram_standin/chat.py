@@ -22,7 +22,6 @@ from typing import Any, TextIO
 import requests
 
 from gateways.telegram_standin.client import StandinClient, StandinError
-from gateways.telegram_standin.state import html_to_plain
 
 JSONDict = dict[str, Any]
 _CHOICE_RE = re.compile(r"^#?\s*(\d+(?:\s*,\s*\d+)*)$")
@@ -49,10 +48,8 @@ class ChatSession:
 
     @staticmethod
     def _plain(item: JSONDict) -> str:
-        text = item.get("text") or ""
-        if (item.get("parse_mode") or "").lower() == "html":
-            return html_to_plain(text)
-        return str(item.get("plain") or text)
+        # "plain" is the text as Telegram shows it (HTML tags rendered away); "text" is what the bot sent.
+        return str(item.get("plain") or item.get("text") or "")
 
     @staticmethod
     def _buttons_block(buttons: list[list[JSONDict]]) -> str:

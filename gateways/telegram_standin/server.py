@@ -40,6 +40,7 @@ from gateways.telegram_standin.state import (
     FaultPlan,
     FloodLimits,
     JSONDict,
+    WebhookConfig,
     World,
     bad_request,
 )
@@ -269,7 +270,10 @@ class StandinService:
 
     async def _expire_polls(self) -> None:
         while True:
-            self.world.expire_polls()
+            try:
+                self.world.expire_polls()
+            except Exception:  # the task must outlive any bug in one pass
+                logger.exception("stand-in: closing expired polls failed")
             await asyncio.sleep(0.2)
 
     async def _deliver_webhooks(self) -> None:
@@ -280,23 +284,32 @@ class StandinService:
                 if job is None:
                     await self._signal().wait(5.0)
                     continue
-                hook, update = job
-                headers = {"Content-Type": "application/json"}
-                if hook.secret_token:
-                    headers["X-Telegram-Bot-Api-Secret-Token"] = hook.secret_token
                 try:
-                    response = await client.post(hook.url, content=json.dumps(update), headers=headers)
-                except httpx.HTTPError as exc:
-                    error = f"Connection failed: {type(exc).__name__}"
-                else:
-                    if 200 <= response.status_code < 300:
-                        self.world.webhook_delivered(int(update["update_id"]))
-                        continue
-                    error = (f"Wrong response from the webhook: {response.status_code} "
-                             f"{response.reason_phrase}")
-                logger.info("stand-in: webhook delivery of update %s failed: %s", update["update_id"], error)
-                self.world.webhook_failed(error)
-                await asyncio.sleep(self.webhook_retry_s)
+                    error = await self._deliver_one(client, *job)
+                except Exception:  # the task must outlive any bug in one delivery
+                    logger.exception("stand-in: webhook delivery failed unexpectedly")
+                    error = "Internal stand-in error"
+                if error is not None:
+                    self.world.webhook_failed(error)
+                    await asyncio.sleep(self.webhook_retry_s)
+
+    async def _deliver_one(self, client: httpx.AsyncClient, hook: WebhookConfig,
+                           update: JSONDict) -> str | None:
+        """POST one update; None when the receiver took it, else the error getWebhookInfo reports."""
+        headers = {"Content-Type": "application/json"}
+        if hook.secret_token:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = hook.secret_token
+        try:
+            response = await client.post(hook.url, content=json.dumps(update), headers=headers)
+        except httpx.HTTPError as exc:
+            error = f"Connection failed: {type(exc).__name__}"
+        else:
+            if 200 <= response.status_code < 300:
+                self.world.webhook_delivered(int(update["update_id"]))
+                return None
+            error = f"Wrong response from the webhook: {response.status_code} {response.reason_phrase}"
+        logger.info("stand-in: webhook delivery of update %s failed: %s", update["update_id"], error)
+        return error
 
     # -- bot side --------------------------------------------------------------------------------------------
 

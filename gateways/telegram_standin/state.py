@@ -238,14 +238,6 @@ def render_text(raw: str, parse_mode: str | None, entities: Sequence[JSONDict] |
     return raw, [dict(entity) for entity in entities or ()]
 
 
-def html_to_plain(raw: str) -> str:
-    """Best-effort plain text of Telegram HTML, for display (never fails)."""
-    try:
-        return render_text(raw, "HTML")[0]
-    except ApiError:
-        return html.unescape(re.sub(r"<[^>]*>", "", raw))
-
-
 def command_entities(text: str) -> list[JSONDict]:
     """``bot_command`` entities for every /command at a word start, as Telegram's clients mark them."""
     entities = []
@@ -803,7 +795,7 @@ class World:
     def create_group(self, title: str, member_ids: Sequence[int], admin_ids: Sequence[int] = (), *,
                      supergroup: bool = False, chat_id: int | None = None, bot_is_admin: bool = False
                      ) -> JSONDict:
-        """A group with the bot and these users; the first admin (or member) is its creator."""
+        """A group with the bot and these users; the first of ``admin_ids`` is its owner ("creator")."""
         if not title:
             raise bad_request("title is required")
         with self._lock:
@@ -820,14 +812,16 @@ class World:
                 raise bad_request("group chat ids are negative")
             if chat_id in self._chats:
                 raise bad_request("chat already exists")
-            creator = admin_ids[0] if admin_ids else (members[0] if members else None)
+            # Exactly admin_ids are admins: the first is the owner; without admins the owner is nobody here.
+            creator = admin_ids[0] if admin_ids else None
+            adder = creator if creator is not None else (members[0] if members else None)
             chat = ChatRecord(id=chat_id, type="supergroup" if supergroup else "group", title=title,
                               members=members, admins=set(admin_ids), creator_id=creator,
                               bot_is_admin=bot_is_admin)
             self._chats[chat_id] = chat
             # Telegram tells the bot it was added to the group.
             self._enqueue("my_chat_member", {
-                "chat": self._chat_api(chat), "from": self._from_api(creator) if creator else self.bot_user(),
+                "chat": self._chat_api(chat), "from": self._from_api(adder) if adder else self.bot_user(),
                 "date": self._now(), "old_chat_member": {"user": self.bot_user(), "status": "left"},
                 "new_chat_member": self._member_api(chat, self.bot_id),
             })

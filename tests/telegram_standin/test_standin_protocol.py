@@ -169,7 +169,10 @@ def test_a_newer_get_updates_ends_the_older_with_conflict(server: StandinServer)
 
     thread = threading.Thread(target=older, daemon=True)
     thread.start()
-    time.sleep(0.3)
+    client = StandinClient(server.url)
+    deadline = time.monotonic() + 5
+    while client.stats()["methods"].get("getUpdates") != 1 and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the older call is waiting at the stand-in
     assert result(server, "getUpdates", timeout=0) == []
     thread.join(5)
     assert outcome["status"] == 409 and "terminated by other getUpdates" in outcome["body"]["description"]

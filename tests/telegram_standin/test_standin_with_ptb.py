@@ -161,7 +161,7 @@ def test_flood_limits_answer_429_and_ptb_raises_retry_after() -> None:
                              global_per_second=5)
         with StandinServer(limits=limits) as server:
             client = StandinClient(server.url)
-            users = [client.create_user(f"U{i}")["id"] for i in range(6)]
+            users = [client.create_user(f"U{i}")["id"] for i in range(12)]
             for user_id in users:
                 client.send_text(user_id, "/start")  # lets the bot write to them
             group = client.create_group("Flooded", member_ids=users[:3])["id"]
@@ -179,7 +179,7 @@ def test_flood_limits_answer_429_and_ptb_raises_retry_after() -> None:
                                               reply_markup=InlineKeyboardMarkup(
                                                   [[InlineKeyboardButton("x", callback_data="x")]]))
                 await bot.edit_message_text("edited", chat_id=users[1], message_id=sent.message_id)
-                # Globally: 5 per second over all chats (3 sends and 1 edit so far).
+                # Globally: 5 per second over all chats (3 sends and 1 edit so far; 10 more chats to go).
                 with pytest.raises(RetryAfter):
                     for user_id in users[2:]:
                         await bot.send_message(user_id, "broadcast")
@@ -189,8 +189,8 @@ def test_flood_limits_answer_429_and_ptb_raises_retry_after() -> None:
                 assert stats["per_chat"][str(users[0])]["rate_limited"] == 1
                 # Per group: 3 per 30 s.
                 await asyncio.sleep(1.05)  # let the global window drain
+                client.set_limits(chat_messages=10)  # so only the group limit is in play
                 for n in range(3):
-                    client.set_limits(chat_messages=10)
                     await bot.send_message(group, f"group {n}")
                 with pytest.raises(RetryAfter) as caught:
                     await bot.send_message(group, "group 3")
@@ -250,8 +250,9 @@ def test_webhook_mode_delivers_with_secret_retries_and_blocks_get_updates() -> N
                 await asyncio.to_thread(client.send_text, user, "via webhook")
                 await asyncio.wait_for(first_failure.wait(), 5)
                 info = await bot.get_webhook_info()
-                while not info.last_error_message:  # recorded once the 500 is back at the stand-in
-                    await asyncio.sleep(0.02)
+                deadline = time.monotonic() + 5
+                while not info.last_error_message and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)  # recorded once the 500 is back at the stand-in
                     info = await bot.get_webhook_info()
                 assert info.url == f"{receiver_url}/hook" and info.pending_update_count == 1
                 assert info.last_error_message and "500" in info.last_error_message
@@ -262,6 +263,9 @@ def test_webhook_mode_delivers_with_secret_retries_and_blocks_get_updates() -> N
                 assert secret == "s3cr3t-token"
                 update = Update.de_json(body, bot)
                 assert update.message is not None and update.message.text == "via webhook"
+                # Dropped once the 200 is back at the stand-in, a moment after the receiver saw it.
+                while (await bot.get_webhook_info()).pending_update_count and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)
                 assert (await bot.get_webhook_info()).pending_update_count == 0
                 assert await bot.delete_webhook()
                 assert (await bot.get_webhook_info()).url == ""
@@ -327,5 +331,36 @@ def test_telegram_errors_reach_ptb_as_its_exceptions() -> None:
                 assert await bot.send_chat_action(user, "typing")
                 member = await bot.get_chat_member(user, user)
                 assert member.status == "member"
+
+    asyncio.run(scenario())
+
+
+def test_many_users_at_once_all_get_their_replies() -> None:
+    async def scenario() -> None:
+        record = DemoRecord()
+        with StandinServer() as server:
+            app = build_application(server)
+            install_demo_bot(app, record)
+            async with polling(app):
+
+                def one_user(n: int) -> list[str]:
+                    client = StandinClient(server.url)
+                    user = client.create_user(f"Player{n}")["id"]
+                    for k in range(3):
+                        client.send_text(user, f"m{n}-{k}")
+                    seen: list[str] = []
+                    cursor = 0
+                    while len(seen) < 3:
+                        item = client.wait_for(user, lambda i: i["kind"] == "message", after_seq=cursor)
+                        seen.append(item["plain"])
+                        cursor = item["seq"]
+                    return seen
+
+                replies = await asyncio.gather(*(asyncio.to_thread(one_user, n) for n in range(20)))
+                for n, seen in enumerate(replies):
+                    assert sorted(seen) == [f"echo: m{n}-{k}" for k in range(3)]
+                stats = await asyncio.to_thread(StandinClient(server.url).stats)
+                assert stats["sent"] == 60 and stats["rate_limited_429"] == 0
+                assert record.errors == []
 
     asyncio.run(scenario())
