@@ -1,0 +1,169 @@
+"""The telebot survives: SIGKILL mid-game and between an answer and its result, bursts under Telegram's flood
+limits, webhook mode. Every message is checked from the user's side, in the stand-in."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+import requests
+
+from gateways.local_broker import free_port
+from schema.models import Answer, GameSession, RequestStatus
+from tests.e2e.telegram_fixtures import telegram  # noqa: F401 - the fixture
+
+
+def _bot_messages(client, chat):
+    return [m for m in client.view(chat)["messages"] if m["from_bot"]]
+
+
+def _answer(client, chat, after_seq, no, total, option=0):
+    question = client.wait_for(chat, lambda m: m["kind"] == "message" and m.get("buttons")
+                               and f"Question {no}/{total}" in m["text"], timeout=40, after_seq=after_seq)
+    client.click(chat, chat, question["message_id"], question["buttons"][option][0]["callback_data"])
+    return question
+
+
+def _reveal(client, chat, question):
+    return client.wait_for(chat, lambda m: m["kind"] == "edit" and m["message_id"] == question["message_id"],
+                           timeout=40, after_seq=question["seq"])
+
+
+def test_sigkill_mid_game_then_restart_finishes_with_each_message_once(telegram, platform_db):  # noqa: F811
+    stack, client = telegram
+    chat = client.create_user("Kai")["id"]
+    client.send_text(chat, "/play geography 3")
+    first = client.wait_for(chat, lambda m: m["kind"] == "message" and m.get("buttons"), timeout=40)
+    # The player reads the question; the bot dies while waiting for the answer. (Killed within milliseconds of a
+    # send, before the ledger records it, the message could be sent again: Telegram has no idempotency key.)
+    time.sleep(0.5)
+    assert stack.stop("telebot", signal.SIGKILL) != 0
+    stack.start("telebot2", "gateways.telegram.main")
+    client.click(chat, chat, first["message_id"], first["buttons"][0][0]["callback_data"])
+    seq = _reveal(client, chat, first)["seq"]
+    for no in (2, 3):
+        question = _answer(client, chat, seq, no, 3)
+        seq = _reveal(client, chat, question)["seq"]
+    client.wait_for(chat, lambda m: "Game over" in (m.get("text") or ""), timeout=40, after_seq=seq)
+    time.sleep(1.0)  # anything duplicated would arrive now
+    texts = [m["text"] for m in _bot_messages(client, chat)]
+    assert sum("Preparing" in t for t in texts) == 1
+    assert sum("Question" in t for t in texts) == 3
+    assert sum("Game over" in t for t in texts) == 1
+    assert len(texts) == 5, texts
+    with platform_db.connection_context():
+        game = GameSession.get(GameSession.chat_id == chat)
+        assert game.status == "finished"
+        assert Answer.select().where(Answer.game == game.id).count() == 3
+
+
+def test_sigkill_between_an_answer_and_its_result(telegram, platform_db):  # noqa: F811
+    stack, client = telegram
+    chat = client.create_user("Lou")["id"]
+    client.send_text(chat, "/play music 2")
+    first = client.wait_for(chat, lambda m: m["kind"] == "message" and m.get("buttons"), timeout=40)
+    time.sleep(0.5)
+    # Hold the result back: no worker while the answer is in flight.
+    assert stack.stop("worker", signal.SIGTERM) == 0
+    client.click(chat, chat, first["message_id"], first["buttons"][1][0]["callback_data"])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with platform_db.connection_context():
+            if RequestStatus.select().where(RequestStatus.kind == "answer.submit",
+                                            RequestStatus.subject == f"tg:{chat}").exists():
+                break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the answer never reached the API")
+    assert stack.stop("telebot", signal.SIGKILL) != 0
+    stack.start("worker2", "gateways.worker")
+    stack.start("telebot2", "gateways.telegram.main")
+    seq = _reveal(client, chat, first)["seq"]
+    question = _answer(client, chat, seq, 2, 2)
+    seq = _reveal(client, chat, question)["seq"]
+    client.wait_for(chat, lambda m: "Game over" in (m.get("text") or ""), timeout=40, after_seq=seq)
+    time.sleep(1.0)
+    texts = [m["text"] for m in _bot_messages(client, chat)]
+    assert len(texts) == 4 and sum("Game over" in t for t in texts) == 1, texts
+    edits = [m for m in client.messages(chat) if m["kind"] == "edit" and m["message_id"] == first["message_id"]]
+    assert len(edits) == 1, "the reveal of the first question was made exactly once"
+
+
+def test_burst_of_300_answers_from_100_chats_within_flood_limits(telegram):  # noqa: F811
+    _stack, client = telegram
+    chats = [client.create_user(f"P{i}")["id"] for i in range(100)]
+    errors: list[str] = []
+
+    def play(chat: int) -> None:
+        try:
+            client_local = type(client)(client.base_url)
+            client_local.send_text(chat, "/play 3")
+            seq = 0
+            for no in (1, 2, 3):
+                question = _answer(client_local, chat, seq, no, 3, option=no % 4)
+                seq = _reveal(client_local, chat, question)["seq"]
+            client_local.wait_for(chat, lambda m: "Game over" in (m.get("text") or ""), timeout=120, after_seq=seq)
+            client_local.close()
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(f"chat {chat}: {exc}")
+
+    threads = [threading.Thread(target=play, args=(chat,)) for chat in chats]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors, errors[:3]
+    stats = client.stats()
+    assert stats["limit_breaches"] == 0, stats["breaches"]
+    for chat in chats:
+        messages = client.messages(chat)
+        sent = [m for m in messages if m["kind"] == "message"]
+        texts = [m["text"] for m in sent]
+        # In order per chat: preparing, question 1, 2, 3, the summary; each reveal an edit of its question.
+        assert [("Preparing" in t, "Question" in t, "Game over" in t) for t in texts] == [
+            (True, False, False), (False, True, False), (False, True, False), (False, True, False),
+            (False, False, True)], texts
+        assert [int(t.split("Question ")[1][0]) for t in texts[1:4]] == [1, 2, 3]
+        assert len([m for m in messages if m["kind"] == "edit"]) == 3
+
+
+def test_webhook_mode_end_to_end_and_a_wrong_secret_refused(e2e_env, tmp_path, platform_db):
+    from gateways.telegram_standin import StandinClient
+    from tests.stack import ProcessStack
+
+    port, hook_port = free_port(), free_port()
+    url = f"http://127.0.0.1:{port}"
+    hook = f"http://127.0.0.1:{hook_port}/telegram/hook"
+    e2e_env.update({"TELEGRAM_API_BASE_URL": f"{url}/bot", "TELEGRAM_WEBHOOK_URL": hook,
+                    "TELEGRAM_WEBHOOK_SECRET": "hook-secret-0123456789",
+                    "TELEGRAM_WEBHOOK_LISTEN": f"127.0.0.1:{hook_port}"})
+    stack = ProcessStack(e2e_env, tmp_path)
+    client = StandinClient(url)
+    try:
+        stack.start("standin", "gateways.telegram_standin", "--port", str(port))
+        stack.wait_http(f"{url}/_standin/health")
+        assert stack.run("db-init", "gateways.db_init").returncode == 0
+        stack.start("worker", "gateways.worker")
+        stack.start("api", "gateways.api.main")
+        stack.wait_http(f"{e2e_env['API_URL']}/readyz")
+        stack.start("telebot", "gateways.telegram.main")
+        stack.wait_http(f"http://127.0.0.1:{hook_port}/healthz")
+        chat = client.create_user("Web")["id"]
+        client.send_text(chat, "/play literature 1")
+        question = _answer(client, chat, 0, 1, 1)
+        seq = _reveal(client, chat, question)["seq"]
+        client.wait_for(chat, lambda m: "Game over" in (m.get("text") or ""), timeout=40, after_seq=seq)
+        update = {"update_id": 999999, "message": {"message_id": 1, "date": 0, "chat": {"id": chat, "type": "private"},
+                                                   "from": {"id": chat, "is_bot": False, "first_name": "Eve"},
+                                                   "text": "/play"}}
+        refused = requests.post(hook, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}, timeout=5)
+        assert refused.status_code == 403
+        missing = requests.post(hook, json=update, timeout=5)
+        assert missing.status_code == 403
+        time.sleep(1.0)
+        assert not any("Preparing" in m["text"] for m in client.messages(chat) if m["seq"] > seq), \
+            "a forged update must have no effect"
+    finally:
+        client.close()
+        stack.stop_all()
