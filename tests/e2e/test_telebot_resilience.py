@@ -18,16 +18,16 @@ def _bot_messages(client, chat):
     return [m for m in client.view(chat)["messages"] if m["from_bot"]]
 
 
-def _answer(client, chat, after_seq, no, total, option=0):
+def _answer(client, chat, after_seq, no, total, option=0, timeout=40):
     question = client.wait_for(chat, lambda m: m["kind"] == "message" and m.get("buttons")
-                               and f"Question {no}/{total}" in m["text"], timeout=40, after_seq=after_seq)
+                               and f"Question {no}/{total}" in m["text"], timeout=timeout, after_seq=after_seq)
     client.click(chat, chat, question["message_id"], question["buttons"][option][0]["callback_data"])
     return question
 
 
-def _reveal(client, chat, question):
+def _reveal(client, chat, question, timeout=40):
     return client.wait_for(chat, lambda m: m["kind"] == "edit" and m["message_id"] == question["message_id"],
-                           timeout=40, after_seq=question["seq"])
+                           timeout=timeout, after_seq=question["seq"])
 
 
 def test_sigkill_mid_game_then_restart_finishes_with_each_message_once(telegram, platform_db):  # noqa: F811
@@ -100,19 +100,20 @@ def test_burst_of_300_answers_from_100_chats_within_flood_limits(telegram):  # n
             client_local = type(client)(client.base_url)
             client_local.send_text(chat, "/play 3")
             seq = 0
+            # 100 chats x 8 Telegram calls at 30 calls/s overall: replies are late by design, never lost.
             for no in (1, 2, 3):
-                question = _answer(client_local, chat, seq, no, 3, option=no % 4)
-                seq = _reveal(client_local, chat, question)["seq"]
+                question = _answer(client_local, chat, seq, no, 3, option=no % 4, timeout=150)
+                seq = _reveal(client_local, chat, question, timeout=150)["seq"]
             client_local.wait_for(chat, lambda m: "Game over" in (m.get("text") or ""), timeout=120, after_seq=seq)
             client_local.close()
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+        except Exception as exc:
             errors.append(f"chat {chat}: {exc}")
 
     threads = [threading.Thread(target=play, args=(chat,)) for chat in chats]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=300)
+        thread.join(timeout=600)
     assert not errors, errors[:3]
     stats = client.stats()
     assert stats["limit_breaches"] == 0, stats["breaches"]
