@@ -53,6 +53,15 @@ CATALOG: dict[str, dict[str, str]] = {
         "score": "📊 Your score: <b>{score}</b> (question {no} of {total})",
         "stop_refused": "Only the player who started the game or a chat admin can do that.",
         "idle_stop": "💤 Nobody is answering, so I stopped the game.",
+        "leaderboard_title": "🏆 <b>Leaderboard</b> · {where} · {period} · page {page}",
+        "leaderboard_line": "{rank}. {name} — {points}",
+        "leaderboard_empty": "Nobody has scored yet. Be the first: /play",
+        "stats": (
+            "📈 <b>{name}</b>\nGames: {games}\nAnswers: {answers} ({accuracy}% correct)\nBest streak: {streak}\n"
+            "Average answer time: {speed}\nPoints: {points}"
+        ),
+        "stats_none": "No games yet. Start one with /play",
+        "reads_failed": "😕 {reason}",
         "settings": "⚙️ <b>Settings of this chat</b>\n<pre>{lines}</pre>\nChange: <code>/settings timer 20</code>",
         "settings_saved": "✅ Saved.\n<pre>{lines}</pre>",
         "settings_invalid": "😕 {reason}",

@@ -8,8 +8,8 @@ import re
 from typing import Any, cast
 
 import pykka
-from telegram import Update
-from telegram.constants import ChatMemberStatus, ChatType
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -20,11 +20,12 @@ from telegram.ext import (
     filters,
 )
 
+from gateways.telegram.reads import GameReads, ReadsUnavailable
 from schema.bank import category_titles
 from trivia_actors import texts
 from trivia_actors.chat_settings import ChatSettings, SettingError
 from trivia_actors.metrics import TELEGRAM_UPDATES
-from trivia_actors.ports import OutboundOp, TelegramOutbox
+from trivia_actors.ports import Button, Keyboard, OutboundOp, TelegramOutbox
 from trivia_actors.session_messages import (
     AnswerGiven,
     HintAsked,
@@ -41,6 +42,7 @@ from trivia_actors.session_store import SaveChatSettings
 logger = logging.getLogger(__name__)
 
 CALLBACK = re.compile(r"a:([0-9a-f]{8}):(\d{1,3}):(\d)")
+LEADERBOARD_CALLBACK = re.compile(r"lb:([gc]):([aw]):(\d{1,3})")
 MAX_QUESTIONS = 20
 
 
@@ -76,9 +78,11 @@ class BotHandlers:
     """Registers the handlers on an application and forwards updates to the session manager."""
 
     def __init__(self, manager: pykka.ActorRef[Any], *, default_question_count: int, outbox: TelegramOutbox,
-                 store: pykka.ActorRef[Any] | None = None, default_timer_s: float = 30.0) -> None:
+                 store: pykka.ActorRef[Any] | None = None, default_timer_s: float = 30.0,
+                 reads: GameReads | None = None) -> None:
         self.manager = manager
         self.outbox = outbox
+        self.reads = reads
         self.store = store
         self.defaults = ChatSettings(questions=default_question_count, timer=round(default_timer_s))
         self.default_question_count = default_question_count
@@ -95,6 +99,9 @@ class BotHandlers:
         application.add_handler(CommandHandler("skip", self.skip))
         application.add_handler(CommandHandler("score", self.score))
         application.add_handler(CommandHandler("settings", self.settings))
+        application.add_handler(CommandHandler("leaderboard", self.leaderboard))
+        application.add_handler(CommandHandler("stats", self.stats))
+        application.add_handler(CallbackQueryHandler(self.leaderboard_page, pattern=r"^lb:"))
         application.add_handler(CallbackQueryHandler(self.answer, pattern=r"^a:"))
         application.add_handler(CallbackQueryHandler(self.unknown_button))
         application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.text))
@@ -238,6 +245,76 @@ class BotHandlers:
             return
         self.manager.tell(TextGiven(chat_id=update.effective_chat.id, player=_player(update), text=message.text,
                                     update_id=update.update_id))
+
+    async def _board(self, chat_id: int, scope_code: str, period: str, page: int) -> tuple[str, Keyboard]:
+        assert self.reads is not None
+        scope = f"chat:{chat_id}" if scope_code == "c" else "global"
+        entries, more = await self.reads.leaderboard_page(scope=scope, period=period, page=page)
+        title = texts.render("leaderboard_title", where="this chat" if scope_code == "c" else "everyone",
+                             period="this week" if period == "week" else "all time", page=page)
+        lines = "\n".join(texts.render("leaderboard_line", rank=e["rank"], name=e["display_name"] or "?",
+                                        points=e["points"]) for e in entries) or texts.render("leaderboard_empty")
+        buttons = []
+        if page > 1:
+            buttons.append(Button(text="◀ Previous", data=f"lb:{scope_code}:{period[0]}:{page - 1}"))
+        if more:
+            buttons.append(Button(text="Next ▶", data=f"lb:{scope_code}:{period[0]}:{page + 1}"))
+        return f"{title}\n{lines}", (tuple(buttons),) if buttons else ()
+
+    async def leaderboard(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        TELEGRAM_UPDATES.labels("leaderboard").inc()
+        chat = update.effective_chat
+        if chat is None or self.reads is None:
+            return
+        args = [a.lower() for a in (context.args or [])]
+        period = "week" if "week" in args else "all"
+        scope_code = "g" if "global" in args or chat.type == ChatType.PRIVATE else "c"
+        try:
+            text, keyboard = await self._board(chat.id, scope_code, period, 1)
+        except ReadsUnavailable as exc:
+            self._reply(update, texts.render("reads_failed", reason=str(exc)))
+            return
+        self.outbox.deliver([OutboundOp(kind="send", chat_id=chat.id, key=f"cmd:{update.update_id}", text=text,
+                                        keyboard=keyboard)])
+
+    async def leaderboard_page(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        TELEGRAM_UPDATES.labels("leaderboard_page").inc()
+        query, chat = update.callback_query, update.effective_chat
+        match = LEADERBOARD_CALLBACK.fullmatch(query.data or "") if query else None
+        if query is None or chat is None or match is None or self.reads is None:
+            if query is not None:
+                await query.answer("This button is not valid any more.")
+            return
+        try:
+            text, keyboard = await self._board(chat.id, match[1], "week" if match[2] == "w" else "all", int(match[3]))
+        except ReadsUnavailable as exc:
+            await query.answer(str(exc)[:200])
+            return
+        await query.answer()
+        if query.message is not None:
+            await context.bot.edit_message_text(
+                text, chat_id=chat.id, message_id=query.message.message_id, parse_mode=ParseMode.HTML,
+                reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data)
+                                                    for b in row] for row in keyboard]) if keyboard else None)
+
+    async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        TELEGRAM_UPDATES.labels("stats").inc()
+        user = update.effective_user
+        if user is None or self.reads is None:
+            return
+        try:
+            stats = await self.reads.player_stats(user.id)
+        except ReadsUnavailable as exc:
+            self._reply(update, texts.render("reads_failed", reason=str(exc)))
+            return
+        if not stats:
+            self._reply(update, texts.render("stats_none"))
+            return
+        average = stats.get("average_response_ms")
+        self._reply(update, texts.render(
+            "stats", name=user.full_name, games=stats["games"], answers=stats["answers"],
+            accuracy=round(100 * float(stats["accuracy"])), streak=stats["best_streak"],
+            speed="—" if average is None else f"{average / 1000:.1f} s", points=stats["total_points"]))
 
     async def poll_answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         TELEGRAM_UPDATES.labels("poll_answer").inc()

@@ -22,6 +22,7 @@ from gateways.telegram.api_client import HttpGameApi
 from gateways.telegram.bot import BotHandlers
 from gateways.telegram.commands import KafkaCommandSink
 from gateways.telegram.outbox import TelegramOutbox
+from gateways.telegram.reads import GameReads
 from gateways.telegram.webhook import create_webhook_app
 from schema.db import DatabaseUnavailable, bind_database, wait_for_database
 from trivia_actors.kafka_bridge import Completion, ConsumerBridgeActor
@@ -132,7 +133,9 @@ async def run(settings: Settings) -> int:
     ops = OpsServer(settings.api_host, DEFAULT_OPS_PORT if settings.ops_port is None else settings.ops_port,
                     ready=lambda: bridge.is_alive() and bool(bridge.ask("is_assigned", timeout=2)),
                     alive=lambda: manager.is_alive() and bridge.is_alive()).start()
+    reads = GameReads(settings.api_url, service_token(settings))
     handlers = BotHandlers(manager, default_question_count=settings.default_question_count, store=store, outbox=outbox,
+                           reads=reads,
                            default_timer_s=settings.question_time_limit_s)
     handlers.install(application)
     outbox.start()
@@ -170,6 +173,7 @@ async def run(settings: Settings) -> int:
     await asyncio.to_thread(api.stop)
     await outbox.stop()
     await application.shutdown()
+    await reads.close()
     await asyncio.to_thread(producer.close)
     ops.stop()
     return 0

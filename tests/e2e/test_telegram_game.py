@@ -62,3 +62,12 @@ def test_a_player_plays_a_five_question_game_in_telegram(telegram, platform_db):
         assert [a.position for a in answers] == [0, 1, 2, 3, 4]
         assert [a.points for a in answers] == points_seen
         assert player.total_points == score
+
+    # After the game: the player's statistics and the leaderboard, read through the API.
+    client.send_text(chat, "/stats")
+    stats = client.wait_for(chat, lambda m: "Games:" in (m.get("plain") or ""), timeout=30, after_seq=summary["seq"])
+    assert "Games: 1" in stats["plain"] and f"Points: {score}" in stats["plain"]
+    client.send_text(chat, "/leaderboard")
+    board = client.wait_for(chat, lambda m: "Leaderboard" in (m.get("plain") or ""), timeout=30,
+                            after_seq=stats["seq"])
+    assert f"1. Alice — {score}" in board["plain"]
