@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import attrs
 import peewee as pw
+from playhouse.migrate import SchemaMigrator, migrate
 
 from schema.auth_models import create_auth_tables
 from schema.models import ALL_MODELS, SchemaMigration
@@ -32,10 +33,23 @@ def _telebot_tables(database: pw.Database) -> None:
     database.create_tables(list(TELEBOT_MODELS), safe=True)
 
 
+def _true_false_columns(database: pw.Database) -> None:
+    columns = {column.name for column in database.get_columns("game_questions")}
+    migrator = SchemaMigrator.from_database(database)
+    operations = [
+        migrator.add_column("game_questions", name, field)
+        for name, field in (("prompt", pw.TextField(null=True)), ("answer", pw.CharField(max_length=255, null=True)))
+        if name not in columns
+    ]
+    if operations:
+        migrate(*operations)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _initial_schema),
     Migration(2, "auth tables", create_auth_tables),
     Migration(3, "telebot sessions and outbound ledger", _telebot_tables),
+    Migration(4, "true/false prompts on game questions", _true_false_columns),
 )
 
 

@@ -139,6 +139,9 @@ class GameQuestion(BaseModel):
     question = pw.ForeignKeyField(Question, on_delete="RESTRICT")
     position = pw.IntegerField()
     options = JSONField()
+    # A true/false rendering asks one of the question's statements: its own prompt and answer.
+    prompt = pw.TextField(null=True)
+    answer = pw.CharField(max_length=255, null=True)
     asked_at = pw.DateTimeField(null=True)
     closed_at = pw.DateTimeField(null=True)
 

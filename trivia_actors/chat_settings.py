@@ -8,7 +8,7 @@ import attrs
 
 DIFFICULTIES = ("easy", "medium", "hard")
 ANSWER_MODES = ("first", "all")
-QUESTION_TYPES = ("buttons", "text", "poll")
+QUESTION_TYPES = ("buttons", "text", "truefalse", "poll")
 
 
 class SettingError(ValueError):
@@ -26,7 +26,7 @@ class ChatSettings:
     category: str | None = None
     difficulty: str | None = None
     idle_stop: int = 3  # stop after this many questions in a row that nobody answered (0: never)
-    qtype: str = "buttons"  # buttons (inline keyboard), text (typed answers) or poll (native quiz polls)
+    qtype: str = "buttons"  # buttons, text (typed answers), truefalse (statements) or poll (native quiz polls)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready document."""
@@ -53,7 +53,7 @@ class ChatSettings:
             return attrs.evolve(self, mode=raw)
         if name in {"qtype", "type"}:
             if raw not in QUESTION_TYPES:
-                raise SettingError("type must be buttons, text or poll")
+                raise SettingError("type must be buttons, text, truefalse or poll")
             return attrs.evolve(self, qtype=raw)
         if name == "streak":
             if raw not in {"on", "off"}:

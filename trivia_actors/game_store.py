@@ -144,10 +144,12 @@ class GameStore:
     # --- reads ------------------------------------------------------------------------------------
 
     def select_questions(
-        self, subject: str, category: str | None, difficulty: str | None, count: int
+        self, subject: str, category: str | None, difficulty: str | None, count: int, *, true_false: bool = False
     ) -> list[int]:
         """Question ids for a new game: none the player has seen, until the category runs out."""
         base = Question.select(Question.id)
+        if true_false:
+            base = base.where(Question.tf_true.is_null(False), Question.tf_false.is_null(False))
         if category:
             base = base.where(Question.category == category)
         if difficulty:
@@ -188,9 +190,9 @@ class GameStore:
         return QuestionRecord(
             question_id=q.id,
             position=position,
-            text=q.text,
-            answer=q.answer,
-            aliases=tuple(q.aliases or ()),
+            text=row.prompt or q.text,
+            answer=row.answer or q.answer,
+            aliases=() if row.answer else tuple(q.aliases or ()),
             options=tuple(row.options),
             explanation=q.explanation,
             category=q.category,
@@ -293,10 +295,20 @@ class GameStore:
         questions = {q.id: q for q in Question.select().where(Question.id.in_(list(question_ids)))}
         rows = []
         for position, question_id in enumerate(question_ids):
-            options = list(questions[question_id].options)
-            self._rng.shuffle(options)
+            question = questions[question_id]
+            prompt = answer = None
+            if create.question_type == "truefalse" and question.tf_true and question.tf_false:
+                truth = self._rng.random() < 0.5
+                prompt = question.tf_true if truth else question.tf_false
+                answer = "True" if truth else "False"
+                options = ["True", "False"]
+            else:
+                options = list(question.options)
+                self._rng.shuffle(options)
             rows.append(
                 {
+                    "prompt": prompt,
+                    "answer": answer,
                     "game": game.id,
                     "question": question_id,
                     "position": position,
@@ -318,11 +330,11 @@ class GameStore:
         views = tuple(
             QuestionView(
                 no=row.position,
-                text=row.question.text,
+                text=row.prompt or row.question.text,
                 options=tuple(row.options),
                 category=row.question.category,
                 difficulty=row.question.difficulty,
-                correct_option=_index(row.options, row.question.answer) if polls else None,
+                correct_option=_index(row.options, row.answer or row.question.answer) if polls else None,
             )
             for row in rows
         )
@@ -470,8 +482,8 @@ class GameStore:
         payload = AnswerEvaluated(
             question_no=gq.position,
             verdict=verdict,
-            correct_answer=question.answer,
-            correct_option=_index(gq.options, question.answer),
+            correct_answer=gq.answer or question.answer,
+            correct_option=_index(gq.options, gq.answer or question.answer),
             given=evaluation.given if evaluation else "",
             points=points,
             score=game.score,
@@ -497,7 +509,7 @@ class GameStore:
             AnswerEvaluated(
                 question_no=gq.position,
                 verdict=evaluation.verdict,
-                correct_answer="" if close else question.answer,
+                correct_answer="" if close else (gq.answer or question.answer),
                 correct_option=None,
                 given=evaluation.given,
                 points=points,

@@ -250,10 +250,13 @@ GAME_FIELDS = {
     "answer_mode": v.Field(v.string(8, choices=("first", "all")),
                            description="Group games: the first correct answer wins, or all correct answers score."),
     "streak_enabled": v.Field(v.boolean(), description="Whether consecutive correct answers earn a bonus."),
+    "question_type": v.Field(v.string(10, choices=("buttons", "text", "truefalse")),
+                             description="How questions are asked: options, typed answers, or true/false statements."),
 }
 SERVICE_GAME_FIELDS = {
-    "question_type": v.Field(v.string(8, choices=("buttons", "text", "poll")),
-                             description="Service tokens only: poll games carry each question's correct option."),
+    "question_type": v.Field(v.string(10, choices=("buttons", "text", "truefalse", "poll")),
+                             description="As for clients, plus (service tokens only) poll: quiz-poll games carry "
+                                         "each question's correct option."),
     "player": v.Field(v.obj(PLAYER_FIELDS), description="Service tokens only: the player the game is for."),
     "chat_id": v.Field(v.integer(-(2**53), 2**53), description="Service tokens only: the Telegram chat."),
     "mode": v.Field(v.string(16, choices=("solo", "group")), description="Service tokens only."),

@@ -104,3 +104,26 @@ def test_errors_are_json_with_the_right_status(platform, api_client, e2e_env):
                                                                 "client_secret": "wrong"}, timeout=5)
     assert wrong_secret.status_code == 401
     assert "wrong" not in wrong_secret.text.replace("wrong secret", "")
+
+
+def test_true_false_game_asks_statements(platform, api_client, e2e_env, platform_db):
+    base = e2e_env["API_URL"]
+    headers = {"Authorization": f"Bearer {_token(base, api_client)}", "X-Player-Id": "tf"}
+    created = requests.post(f"{base}/v1/games", json={"question_count": 4, "question_type": "truefalse"},
+                            headers=headers, timeout=10)
+    assert created.status_code == 202, created.text
+    game = _result(base, headers, created.json()["request_id"])
+    game_id = created.json()["game_id"]
+    assert all(q["options"] == ["True", "False"] for q in game["questions"])
+    with platform_db.connection_context():
+        rows = list(GameQuestion.select().where(GameQuestion.game == game_id).order_by(GameQuestion.position))
+        statements = {(q.tf_true, q.tf_false) for q in Question.select().where(
+            Question.id.in_([r.question_id for r in rows]))}
+    for view, row in zip(game["questions"], rows, strict=True):
+        assert view["text"] == row.prompt
+        assert any(row.prompt == (t if row.answer == "True" else f) for t, f in statements)
+    answer = requests.post(f"{base}/v1/games/{game_id}/answers", json={"question_no": 0, "option": 0},
+                           headers={**headers, "Idempotency-Key": "tf-0"}, timeout=10)
+    result = _result(base, headers, answer.json()["request_id"])
+    assert (result["verdict"] == "correct") == (rows[0].answer == "True")
+    assert result["correct_answer"] == rows[0].answer
