@@ -66,6 +66,9 @@ class GameCreate:
     topic: str | None = None
     answer_mode: str = "first"  # group games: "first" correct answer wins, or "all" correct answers score
     streak_enabled: bool = True
+    speed_points: bool = True  # Kahoot-style speed points; off: every correct answer earns full marks
+    difficulty_weighted: bool = True
+    hint_penalty_pct: int = 25  # points lost per hint, in percent of the question's points
     question_type: str = "buttons"  # buttons | text | poll (a quiz poll needs the correct option up front)
 
 
@@ -182,6 +185,7 @@ class AnswerEvaluated:
     player_name: str = ""
     closed: bool = True  # False in a group game while the question stays open for other players
     scoreboard: tuple[ScoreLine, ...] = ()
+    reason: str = ""  # why the judge decided so ("typo (1 edit)", DeepSeek's one-line reason, ...)
 
 
 @attrs.frozen(kw_only=True)

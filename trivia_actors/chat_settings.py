@@ -26,6 +26,9 @@ class ChatSettings:
     category: str | None = None
     difficulty: str | None = None
     idle_stop: int = 3  # stop after this many questions in a row that nobody answered (0: never)
+    speed: bool = True  # speed points (Kahoot-style) or full marks for any correct answer in time
+    weighted: bool = True  # harder questions worth more
+    hint_penalty: int = 25  # percent of a question's points lost per hint
     qtype: str = "buttons"  # buttons, text (typed answers), truefalse (statements) or poll (native quiz polls)
 
     def to_dict(self) -> dict[str, Any]:
@@ -41,8 +44,8 @@ class ChatSettings:
     def change(self, name: str, value: str, categories: dict[str, str]) -> ChatSettings:
         """A copy with ``name`` set from the text ``value``, or :class:`SettingError`."""
         raw = value.strip().lower()
-        if name in {"questions", "timer", "idle_stop"}:
-            bounds = {"questions": (1, 20), "timer": (10, 120), "idle_stop": (0, 10)}[name]
+        if name in {"questions", "timer", "idle_stop", "hint_penalty"}:
+            bounds = {"questions": (1, 20), "timer": (10, 120), "idle_stop": (0, 10), "hint_penalty": (0, 100)}[name]
             if not raw.isdigit() or not bounds[0] <= int(raw) <= bounds[1]:
                 raise SettingError(f"{name} must be a whole number from {bounds[0]} to {bounds[1]}")
             changes: dict[str, Any] = {name: int(raw)}
@@ -55,10 +58,11 @@ class ChatSettings:
             if raw not in QUESTION_TYPES:
                 raise SettingError("type must be buttons, text, truefalse or poll")
             return attrs.evolve(self, qtype=raw)
-        if name == "streak":
+        if name in {"streak", "speed", "weighted"}:
             if raw not in {"on", "off"}:
-                raise SettingError("streak must be 'on' or 'off'")
-            return attrs.evolve(self, streak=raw == "on")
+                raise SettingError(f"{name} must be 'on' or 'off'")
+            switch: dict[str, Any] = {name: raw == "on"}
+            return attrs.evolve(self, **switch)
         if name == "difficulty":
             if raw not in {*DIFFICULTIES, "any"}:
                 raise SettingError("difficulty must be easy, medium, hard or any")
@@ -70,7 +74,8 @@ class ChatSettings:
             if slug not in categories:
                 raise SettingError("unknown category; see /categories")
             return attrs.evolve(self, category=slug)
-        raise SettingError("settings: questions, timer, mode, streak, category, difficulty, idle_stop, type")
+        raise SettingError("settings: questions, timer, mode, streak, speed, weighted, hint_penalty, category, "
+                           "difficulty, idle_stop, type")
 
     def describe(self) -> str:
         """One line per setting, for the /settings reply."""
@@ -79,6 +84,9 @@ class ChatSettings:
             f"timer: {self.timer} s",
             f"mode: {self.mode}",
             f"streak: {'on' if self.streak else 'off'}",
+            f"speed: {'on' if self.speed else 'off'}",
+            f"weighted: {'on' if self.weighted else 'off'}",
+            f"hint_penalty: {self.hint_penalty}%",
             f"category: {self.category or 'any'}",
             f"difficulty: {self.difficulty or 'any'}",
             f"idle_stop: {self.idle_stop}",

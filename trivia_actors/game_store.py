@@ -288,6 +288,8 @@ class GameStore:
             question_count=len(question_ids),
             time_limit_s=create.time_limit_s,
             settings={"answer_mode": create.answer_mode, "streak_enabled": create.streak_enabled,
+                      "speed_points": create.speed_points, "difficulty_weighted": create.difficulty_weighted,
+                      "hint_penalty_pct": create.hint_penalty_pct,
                       "question_type": create.question_type},
             created_at=now,
             updated_at=now,
@@ -362,6 +364,19 @@ class GameStore:
             self._finish_request(command, results)
             return results
 
+    def _rules(self, game: GameSession) -> ScoringRules:
+        """The scoring rules chosen for this game (per chat or per API request), over the defaults."""
+        chosen = game.settings or {}
+        rules = attrs.evolve(
+            self.scoring,
+            streak_enabled=bool(chosen.get("streak_enabled", True)),
+            difficulty_weighted=bool(chosen.get("difficulty_weighted", True)),
+            hint_penalty=int(chosen.get("hint_penalty_pct", 25)) / 100,
+        )
+        if not chosen.get("speed_points", True):
+            rules = attrs.evolve(rules, min_fraction=1.0)  # no speed decay: full marks until the deadline
+        return rules
+
     def _check_turn(self, command: Envelope, game: GameSession | None, client_id: str, subject: str,
                     question_no: int) -> Envelope | None:
         if game is None:
@@ -416,7 +431,7 @@ class GameStore:
             difficulty=question.difficulty,
             streak_before=standings.streak(submit.subject) if group else game.streak,
             hints_used=_hints_used(game, submit.question_no),
-            rules=attrs.evolve(self.scoring, streak_enabled=bool((game.settings or {}).get("streak_enabled", True))),
+            rules=self._rules(game),
         )
         verdict = evaluation.verdict if latency_s <= game.time_limit_s + LATE_GRACE_S else "late"
         Answer.create(

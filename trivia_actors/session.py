@@ -338,6 +338,9 @@ class GameSessionActor(pykka.ThreadingActor):
                                    "mode": message.mode, "difficulty": message.difficulty,
                                    "time_limit_s": message.time_limit_s, "answer_mode": message.answer_mode,
                                    "streak_enabled": message.streak_enabled,
+                                   "speed_points": message.speed_points,
+                                   "difficulty_weighted": message.difficulty_weighted,
+                                   "hint_penalty_pct": message.hint_penalty_pct,
                                    "question_type": message.question_type}
         self._issue({"kind": "create", "options": {k: v for k, v in options.items() if v is not None},
                      "key": f"tg-play:{state.chat_id}:{message.update_id}"})

@@ -37,6 +37,9 @@ class StartGame:
     time_limit_s: float | None = None
     answer_mode: str = "first"
     streak_enabled: bool = True
+    speed_points: bool = True
+    difficulty_weighted: bool = True
+    hint_penalty_pct: int = 25
     idle_limit: int = 3
 
 

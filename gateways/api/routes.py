@@ -250,6 +250,9 @@ GAME_FIELDS = {
     "answer_mode": v.Field(v.string(8, choices=("first", "all")),
                            description="Group games: the first correct answer wins, or all correct answers score."),
     "streak_enabled": v.Field(v.boolean(), description="Whether consecutive correct answers earn a bonus."),
+    "speed_points": v.Field(v.boolean(), description="Faster correct answers earn more (off: full marks)."),
+    "difficulty_weighted": v.Field(v.boolean(), description="Harder questions are worth more."),
+    "hint_penalty_pct": v.Field(v.integer(0, 100), description="Points lost per hint, in percent."),
     "question_type": v.Field(v.string(10, choices=("buttons", "text", "truefalse")),
                              description="How questions are asked: options, typed answers, or true/false statements."),
 }
@@ -284,6 +287,9 @@ async def create_game(request: Request, principal: Principal) -> Response:
         time_limit_s=values.get("time_limit_s", settings.question_time_limit_s),
         answer_mode=values.get("answer_mode", "first"),
         streak_enabled=values.get("streak_enabled", True),
+        speed_points=values.get("speed_points", True),
+        difficulty_weighted=values.get("difficulty_weighted", True),
+        hint_penalty_pct=values.get("hint_penalty_pct", 25),
         question_type=values.get("question_type", "buttons"),
     )
     return await submit(request, principal, kind="game.create", game_id=game_id, subject=subject, payload=payload,

@@ -163,6 +163,8 @@ class BotHandlers:
             question_count=count, update_id=update.update_id, mode="group" if group else "solo",
             difficulty=chat_settings.difficulty, time_limit_s=float(chat_settings.timer),
             answer_mode=chat_settings.mode, streak_enabled=chat_settings.streak, idle_limit=chat_settings.idle_stop,
+            speed_points=chat_settings.speed, difficulty_weighted=chat_settings.weighted,
+            hint_penalty_pct=chat_settings.hint_penalty,
             question_type=chat_settings.qtype,
         ))
 
