@@ -62,11 +62,11 @@ def test_per_game_rules_from_settings(database):
     """The worker scores with the rules the chat (or API request) chose."""
     from trivia_actors.game_store import GameStore
 
-    class Game:
-        settings = {"streak_enabled": False, "speed_points": False, "difficulty_weighted": False,
-                    "hint_penalty_pct": 50}
+    from types import SimpleNamespace
 
-    rules = GameStore(database)._rules(Game())  # type: ignore[arg-type]
+    game = SimpleNamespace(settings={"streak_enabled": False, "speed_points": False, "difficulty_weighted": False,
+                                     "hint_penalty_pct": 50})
+    rules = GameStore(database)._rules(game)
     scored = score_answer(correct=True, latency_s=29, time_limit_s=30, difficulty="hard", streak_before=4,
                           hints_used=1, rules=rules)
     assert scored.points == 500  # full marks (no speed decay), no difficulty weight, half lost to the hint
