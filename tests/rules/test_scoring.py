@@ -60,9 +60,9 @@ def test_slow_correct_answer_at_deadline_gets_half():
 
 def test_per_game_rules_from_settings(database):
     """The worker scores with the rules the chat (or API request) chose."""
-    from trivia_actors.game_store import GameStore
-
     from types import SimpleNamespace
+
+    from trivia_actors.game_store import GameStore
 
     game = SimpleNamespace(settings={"streak_enabled": False, "speed_points": False, "difficulty_weighted": False,
                                      "hint_penalty_pct": 50})
