@@ -58,6 +58,9 @@ class Settings:
     deepseek_api_key: str | None = attrs.field(default=None, repr=False)
     deepseek_base_url: str = "https://api.deepseek.com"
     deepseek_model: str = "deepseek-chat"
+    deepseek_timeout_s: float = 20.0  # one HTTP request; judging also has its own shorter deadline
+    deepseek_concurrency: int = 4  # DeepSeek actors, i.e. requests in flight per worker
+    deepseek_daily_quota: int = 20  # topic games with generated questions per player per UTC day (0: none)
     git_remote_url: str | None = None
     git_token: str | None = attrs.field(default=None, repr=False)
     git_branch: str = "main"
@@ -157,6 +160,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         deepseek_api_key=_opt(env, "DEEPSEEK_API_KEY"),
         deepseek_base_url=_str(env, "DEEPSEEK_BASE_URL", defaults.deepseek_base_url).rstrip("/"),
         deepseek_model=_str(env, "DEEPSEEK_MODEL", defaults.deepseek_model),
+        deepseek_timeout_s=_float(env, "DEEPSEEK_TIMEOUT", defaults.deepseek_timeout_s),
+        deepseek_concurrency=_int(env, "DEEPSEEK_CONCURRENCY", defaults.deepseek_concurrency),
+        deepseek_daily_quota=_int(env, "DEEPSEEK_DAILY_QUOTA", defaults.deepseek_daily_quota),
         git_remote_url=_opt(env, "GIT_REMOTE_URL"),
         git_token=_opt(env, "GIT_TOKEN"),
         git_branch=_str(env, "GIT_BRANCH", defaults.git_branch),
@@ -183,6 +189,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError("API_RATE_LIMIT must be at least 1 request per minute")
     if settings.kafka_partitions < 1:
         raise SettingsError("KAFKA_PARTITIONS must be at least 1")
+    if not 0 < settings.deepseek_timeout_s <= 600:
+        raise SettingsError("DEEPSEEK_TIMEOUT must be a number of seconds above 0 and at most 600")
+    if not 1 <= settings.deepseek_concurrency <= 64:
+        raise SettingsError("DEEPSEEK_CONCURRENCY must be between 1 and 64")
+    if settings.deepseek_daily_quota < 0:
+        raise SettingsError("DEEPSEEK_DAILY_QUOTA must be 0 or more")
     if settings.telegram_webhook_url and not settings.telegram_webhook_secret:
         raise SettingsError("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_WEBHOOK_URL is set")
     return settings

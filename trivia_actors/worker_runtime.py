@@ -13,13 +13,13 @@ import pykka
 from kafka import KafkaConsumer
 
 from schema.events import COMMAND_TYPES, Envelope
+from trivia_actors.deepseek import ChatClient, DeepSeekPool, DeepSeekTuning
 from trivia_actors.evaluator import EvaluatorActor
 from trivia_actors.kafka_bridge import Completion, ConsumerBridgeActor
 from trivia_actors.kafka_io import EventProducer, make_consumer
 from trivia_actors.messages import ApplyCommand, EvaluateAnswer, SelectQuestions
-from trivia_actors.persistence import PersistenceActor
 from trivia_actors.publisher import ResultsPublisher
-from trivia_actors.questions import QuestionMasterActor
+from trivia_actors.questions import QuestionMasterActor, QuestionStoringPersistenceActor
 from trivia_actors.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -51,18 +51,29 @@ class CommandRouter:
 
 
 class WorkerRuntime:
-    """Owns the worker's actors; ``stop`` drains in-flight commands before committing and stopping."""
+    """Owns the worker's actors; ``stop`` drains in-flight commands before committing and stopping.
+
+    ``deepseek_client_factory`` (from the entry point, which owns the HTTP client) makes one DeepSeek client
+    per DeepSeek actor; the pool starts only when DEEPSEEK_API_KEY is set and a factory is given.
+    """
 
     def __init__(self, settings: Settings, database: pw.Database, producer: EventProducer, *,
                  evaluators: int = 4,
-                 consumer_factory: Callable[[], KafkaConsumer] | None = None) -> None:
+                 consumer_factory: Callable[[], KafkaConsumer] | None = None,
+                 deepseek_client_factory: Callable[[], ChatClient] | None = None,
+                 deepseek_tuning: DeepSeekTuning | None = None) -> None:
         self.settings = settings
         self.producer = producer
         self._started: list[pykka.ActorRef[Any]] = []
+        self.deepseek = self._deepseek_pool(settings, deepseek_client_factory, deepseek_tuning)
+        if self.deepseek is not None:
+            for ref in self.deepseek.start():
+                self._start(ref)
         publisher = ResultsPublisher(producer, settings.topic("results"))
-        self.persistence = self._start(PersistenceActor.start(database, publisher))
-        self.evaluators = [self._start(EvaluatorActor.start(database, self.persistence)) for _ in range(evaluators)]
-        self.questions = self._start(QuestionMasterActor.start(database, self.persistence))
+        self.persistence = self._start(QuestionStoringPersistenceActor.start(database, publisher))
+        self.evaluators = [self._start(EvaluatorActor.start(database, self.persistence, self.deepseek))
+                           for _ in range(evaluators)]
+        self.questions = self._start(QuestionMasterActor.start(database, self.persistence, self.deepseek))
         router = CommandRouter(self.questions, self.evaluators, self.persistence)
         factory = consumer_factory or (
             lambda: make_consumer(settings, group_id=WORKER_GROUP, client_id="trivia-worker")
@@ -77,6 +88,21 @@ class WorkerRuntime:
                 dlq_topic=settings.topic("dlq"),
             )
         )
+
+    @staticmethod
+    def _deepseek_pool(settings: Settings, factory: Callable[[], ChatClient] | None,
+                       tuning: DeepSeekTuning | None) -> DeepSeekPool | None:
+        if not settings.deepseek_api_key:
+            return None
+        if factory is None:
+            logger.warning("worker: DEEPSEEK_API_KEY is set but no DeepSeek client was wired; using the bank "
+                           "and the local judge only")
+            return None
+        logger.info("worker: DeepSeek on (%s, model %s, %d actors, %.0f s timeout, quota %d per day)",
+                    settings.deepseek_base_url, settings.deepseek_model, settings.deepseek_concurrency,
+                    settings.deepseek_timeout_s, settings.deepseek_daily_quota)
+        return DeepSeekPool(factory, concurrency=settings.deepseek_concurrency, timeout_s=settings.deepseek_timeout_s,
+                            daily_quota=settings.deepseek_daily_quota, tuning=tuning)
 
     def _start(self, ref: pykka.ActorRef[Any]) -> pykka.ActorRef[Any]:
         self._started.append(ref)
