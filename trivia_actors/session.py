@@ -332,7 +332,8 @@ class GameSessionActor(pykka.ThreadingActor):
         state.mode = message.mode
         state.question_type = message.question_type
         state.idle_limit = message.idle_limit
-        suffix = f" ({message.category.replace('_', ' ')})" if message.category else ""
+        label = message.topic or (message.category or "").replace("_", " ")
+        suffix = f" ({label})" if label else ""
         self._send(f"prep:{message.update_id}", texts.render("preparing", category=suffix))
         options: dict[str, Any] = {"category": message.category, "question_count": message.question_count,
                                    "mode": message.mode, "difficulty": message.difficulty,
@@ -341,6 +342,7 @@ class GameSessionActor(pykka.ThreadingActor):
                                    "speed_points": message.speed_points,
                                    "difficulty_weighted": message.difficulty_weighted,
                                    "hint_penalty_pct": message.hint_penalty_pct,
+                                   "topic": message.topic,
                                    "question_type": message.question_type}
         self._issue({"kind": "create", "options": {k: v for k, v in options.items() if v is not None},
                      "key": f"tg-play:{state.chat_id}:{message.update_id}"})

@@ -40,6 +40,7 @@ class StartGame:
     speed_points: bool = True
     difficulty_weighted: bool = True
     hint_penalty_pct: int = 25
+    topic: str | None = None
     idle_limit: int = 3
 
 

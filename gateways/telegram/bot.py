@@ -152,8 +152,13 @@ class BotHandlers:
         if chat is None or update.effective_user is None or update.effective_message is None:
             return
         chat_settings = await self._chat_settings(chat.id)
-        category, count, unknown = parse_play_args(list(context.args or []), self.categories,
-                                                   chat_settings.questions)
+        raw_args = list(context.args or [])
+        topic = None
+        if raw_args and raw_args[0].lower().startswith("topic:"):
+            # "/play topic: volcanoes of Iceland": any topic, generated when DeepSeek is configured.
+            topic = " ".join(raw_args)[len("topic:"):].strip()[:100] or None
+            raw_args = []
+        category, count, unknown = parse_play_args(raw_args, self.categories, chat_settings.questions)
         if unknown is not None:
             self._reply(update, texts.render("unknown_category", category=unknown))
             return
@@ -164,7 +169,7 @@ class BotHandlers:
             difficulty=chat_settings.difficulty, time_limit_s=float(chat_settings.timer),
             answer_mode=chat_settings.mode, streak_enabled=chat_settings.streak, idle_limit=chat_settings.idle_stop,
             speed_points=chat_settings.speed, difficulty_weighted=chat_settings.weighted,
-            hint_penalty_pct=chat_settings.hint_penalty,
+            hint_penalty_pct=chat_settings.hint_penalty, topic=topic,
             question_type=chat_settings.qtype,
         ))
 
