@@ -123,3 +123,37 @@ def test_the_question_timer_reports_a_timeout_once(session):
     ref.tell(_result(_evaluated(0, "timeout", 0, 0, 1), request_id="r-t0"))
     calls = outbox.wait_for(4)
     assert "Time's up!" in calls[2][3]
+
+
+def test_a_restored_session_rearms_its_timer_for_the_time_left():
+    """Injected clock: the snapshot says 0.2 s are left, so the timeout comes after ~0.2 s, not the full 30 s."""
+    now = [1_000_000.0]
+    state = SessionState(chat_id=42, player=PLAYER, phase="asking", game_id=GAME_ID, game_tag=TAG,
+                         questions=list(_questions(2)), current_no=1, time_limit_s=30.0, deadline=now[0] + 0.2)
+    commands = DummyCommands()
+    ref = GameSessionActor.start(state, outbox=DummyOutbox(), api=DummyApi(GAME_ID), manager=None,
+                                 commands=commands, restored=True, clock=lambda: now[0])
+    try:
+        deadline = time.monotonic() + 5
+        while not commands.timeouts and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [t["question_no"] for t in commands.timeouts] == [1]
+    finally:
+        ref.stop()
+
+
+def test_a_restored_session_past_its_deadline_times_out_at_once():
+    now = [2_000_000.0]
+    state = SessionState(chat_id=42, player=PLAYER, phase="asking", game_id=GAME_ID, game_tag=TAG,
+                         questions=list(_questions(1)), current_no=0, time_limit_s=30.0, deadline=now[0] - 60)
+    commands = DummyCommands()
+    ref = GameSessionActor.start(state, outbox=DummyOutbox(), api=DummyApi(GAME_ID), manager=None,
+                                 commands=commands, restored=True, clock=lambda: now[0])
+    try:
+        ref.ask("state", timeout=2)
+        deadline = time.monotonic() + 2
+        while not commands.timeouts and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [t["question_no"] for t in commands.timeouts] == [0]
+    finally:
+        ref.stop()
