@@ -7,6 +7,7 @@ import socket
 
 from kafka.errors import KafkaError
 
+from gateways.deepseek_client import client_factory
 from gateways.exporters import start_exporters
 from gateways.observability import OpsServer
 from gateways.process import start_process, stop_event_on_signals
@@ -41,7 +42,8 @@ def main() -> int:
         logger.error("%s", exc)
         producer.close()
         return 1
-    runtime = WorkerRuntime(settings, database, producer, evaluators=settings.worker_evaluators)
+    runtime = WorkerRuntime(settings, database, producer, evaluators=settings.worker_evaluators,
+                            deepseek_client_factory=client_factory(settings))
     ops = OpsServer(
         settings.api_host,
         DEFAULT_OPS_PORT if settings.ops_port is None else settings.ops_port,

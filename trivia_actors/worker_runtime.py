@@ -24,7 +24,7 @@ from trivia_actors.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-WORKER_GROUP = "trivia-worker"
+WORKER_GROUP = "worker"
 START_TIMEOUT_S = 10.0
 
 
@@ -76,7 +76,9 @@ class WorkerRuntime:
         self.questions = self._start(QuestionMasterActor.start(database, self.persistence, self.deepseek))
         router = CommandRouter(self.questions, self.evaluators, self.persistence)
         factory = consumer_factory or (
-            lambda: make_consumer(settings, group_id=WORKER_GROUP, client_id="trivia-worker")
+            # The group is named after the topic prefix: deployments sharing a broker never share a group.
+            lambda: make_consumer(settings, group_id=f"{settings.kafka_topic_prefix}{WORKER_GROUP}",
+                                  client_id="trivia-worker")
         )
         self.bridge = self._start(
             ConsumerBridgeActor.start(

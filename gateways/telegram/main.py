@@ -35,7 +35,7 @@ from trivia_actors.settings import Settings, SettingsError
 
 logger = logging.getLogger(__name__)
 
-TELEBOT_GROUP = "trivia-telebot"
+TELEBOT_GROUP = "telebot"
 DEFAULT_OPS_PORT = 9102
 STANDIN_TOKEN = "1000000:local-standin-token"  # noqa: S105 - the stand-in accepts any token
 STANDIN_BASE_URL = "http://127.0.0.1:8081/bot"
@@ -123,7 +123,8 @@ async def run(settings: Settings) -> int:
     bridge = ConsumerBridgeActor.start(
         name="telebot",
         # "earliest": a result produced before this group's first join must still reach its session.
-        consumer_factory=lambda: make_consumer(settings, group_id=TELEBOT_GROUP, client_id="trivia-telebot",
+        consumer_factory=lambda: make_consumer(settings, group_id=f"{settings.kafka_topic_prefix}{TELEBOT_GROUP}",
+                                               client_id="trivia-telebot",
                                                auto_offset_reset="earliest"),
         topics=(settings.topic("results"),),
         dispatch=dispatch,

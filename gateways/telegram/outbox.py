@@ -52,6 +52,7 @@ def _markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
 # Our clock starts a call when it leaves; Telegram's when it arrives. A call that travels faster than the one
 # it follows could land inside Telegram's window though it left outside ours: keep a margin.
 WINDOW_MARGIN_S = 0.25
+MAX_IN_FLIGHT = 8
 
 
 def _window_ready_at(stamps: collections.deque[float], limit: int, window_s: float, now: float) -> float:
@@ -164,6 +165,8 @@ class TelegramOutbox:
             next_at = now + 1.0
             global_at = self._global_ready_at(now)
             for chat_id, lane in list(self._lanes.items()):
+                if len(in_flight) >= MAX_IN_FLIGHT:
+                    break  # calls held up in transit must not arrive at Telegram in a bunch
                 if not lane.ops or chat_id in in_flight:
                     if not lane.ops and chat_id not in in_flight and now - lane.touched > 120:
                         del self._lanes[chat_id]
