@@ -679,12 +679,26 @@ class DeepSeekPool:
         slot = self._admit("judge")
         if isinstance(slot, str):
             return AnswerJudged(token=token, game_id=game_id, request_id=request_id, verdict=None, failure=slot)
-        self._actors[slot].tell(JudgeAnswer(
+        job = JudgeAnswer(
             token=token, game_id=game_id, request_id=request_id, question_id=question_id, question=question,
             answer=answer, aliases=tuple(aliases), given=given,
             deadline=self._clock() + self.tuning.judge_deadline_s, slot=slot, reply_to=reply_to,
-        ))
+        )
+        if not self._send(slot, job):
+            return AnswerJudged(token=token, game_id=game_id, request_id=request_id, verdict=None,
+                                failure="unavailable")
         return None
+
+    def _send(self, slot: int, job: JudgeAnswer | GenerateQuestions) -> bool:
+        """Queue ``job`` on its actor; False (slot released) when that actor is gone."""
+        try:
+            self._actors[slot].tell(job)
+        except pykka.ActorDeadError:
+            self._shared.release(slot)
+            REJECTED.labels("judge" if isinstance(job, JudgeAnswer) else "generate", "actor_dead").inc()
+            logger.error("deepseek: actor %d is dead; game %s falls back", slot, job.game_id)
+            return False
+        return True
 
     def generate(self, *, token: str, game_id: str, request_id: str, subject: str, topic: str, category: str,
                  difficulty: str | None, count: int, avoid: Sequence[str], reply_to: pykka.ActorRef[Any],
@@ -701,9 +715,13 @@ class DeepSeekPool:
             if charge_quota:
                 self.quota.refund(subject)
             return slot
-        self._actors[slot].tell(GenerateQuestions(
+        job = GenerateQuestions(
             token=token, game_id=game_id, request_id=request_id, topic=topic, category=category,
             difficulty=difficulty, count=count, avoid=tuple(avoid),
             deadline=self._clock() + self.tuning.generation_budget_s, slot=slot, reply_to=reply_to,
-        ))
+        )
+        if not self._send(slot, job):
+            if charge_quota:
+                self.quota.refund(subject)
+            return "unavailable"
         return None
