@@ -419,11 +419,11 @@ def decode(raw: bytes | None) -> Envelope:
         raise EventDecodeError("not valid UTF-8") from None
     try:
         document = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # incl. integers over Python's 4,300-digit limit
         raise EventDecodeError(f"not valid JSON: {type(exc).__name__}") from None
     try:
         return from_dict(document)
     except EventDecodeError:
         raise
-    except (TypeError, ValueError, RecursionError) as exc:
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
         raise EventDecodeError(f"invalid event: {type(exc).__name__}") from None

@@ -250,6 +250,10 @@ class ConsumerBridgeActor(pykka.ThreadingActor):
         except EventDecodeError as exc:
             self._dead_letter(record.key, record.value, exc.reason, tp, record.offset)
             return
+        except Exception as exc:  # a decoder bug must dead-letter the record, not crash-loop the consumer
+            logger.exception("%s: decoding record %s/%d/%d failed", self.name, tp.topic, tp.partition, record.offset)
+            self._dead_letter(record.key, record.value, f"undecodable: {type(exc).__name__}", tp, record.offset)
+            return
         ref = RecordRef(tp.topic, tp.partition, record.offset, self._generation)
         entry = _InFlight(envelope=envelope, key=record.key, value=record.value or b"")
         self._in_flight[ref] = entry

@@ -121,7 +121,11 @@ class SessionManagerActor(pykka.ThreadingActor):
         """True unless this Telegram update was handled before (updates are redelivered after a crash)."""
         if self.store is None:
             return True
-        return bool(self.store.ask(Claim(key=f"tg-update:{update_id}"), timeout=10))
+        try:
+            return bool(self.store.ask(Claim(key=f"tg-update:{update_id}"), timeout=10))
+        except Exception as exc:  # noqa: BLE001 - a database outage must not stop the manager
+            logger.warning("update %d: could not check for a replay (%s); handling it", update_id, type(exc).__name__)
+            return True
 
     def _say(self, chat_id: int, key: str, text: str) -> None:
         self.outbox.deliver([OutboundOp(kind="send", chat_id=chat_id, key=key, text=text)])

@@ -96,7 +96,13 @@ class SessionStoreActor(DatabaseActor):
             if isinstance(message, SaveSession):
                 return self._save(message)
             if isinstance(message, MarkSent):
-                self._mark_sent(message)
+                try:
+                    self._mark_sent(message)
+                except TRANSIENT_DB_ERRORS as exc:
+                    # Told, not asked: raising would stop the store. The op stays "pending" and may be re-sent
+                    # after a restart (the documented crash window), never lost.
+                    self.drop_connection()
+                    logger.warning("ledger op %d not marked sent: %s", message.ledger_id, type(exc).__name__)
                 return None
             if isinstance(message, Claim):
                 return self._claim(message.key)

@@ -64,6 +64,7 @@ def _mutated(**changes) -> bytes:
         (b"[1, 2]", "expected a JSON object"),
         (b"{" * 100_000, "not valid JSON"),
         (b"x" * 1_000_001, "exceeds"),
+        (b"[" + b"9" * 5000 + b"]", "not valid JSON"),  # over Python's 4,300-digit integer limit
         (_mutated(v=2), "unsupported version 2"),
         (_mutated(type="answer.teleport"), "unknown type"),
         (_mutated(extra=1), "unknown field 'extra'"),
