@@ -43,6 +43,7 @@ def main() -> int:
         producer.close()
         return 1
     runtime = WorkerRuntime(settings, database, producer, evaluators=settings.worker_evaluators,
+                            persistence_shards=settings.worker_persistence_shards,
                             deepseek_client_factory=client_factory(settings))
     ops = OpsServer(
         settings.api_host,

@@ -129,6 +129,7 @@ class GameSession(BaseModel):
 
     class Meta:
         table_name = "game_sessions"
+        only_save_dirty = True  # an answer writes the score fields, not the settings and snapshot documents
 
 
 class GameQuestion(BaseModel):

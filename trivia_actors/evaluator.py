@@ -24,11 +24,12 @@ from trivia_actors.deepseek import AnswerJudged, DeepSeekPool
 from trivia_actors.evaluation import Evaluation, QuestionRecord, evaluate
 from trivia_actors.game_store import GameStore
 from trivia_actors.messages import EvaluateAnswer, RecordAnswer
+from trivia_actors.persistence import PersistenceRef
 from trivia_actors.rules.judge import Verdict
 
 logger = logging.getLogger(__name__)
 
-CACHE_SIZE = 4096
+CACHE_SIZE = 20_000
 # The evaluator's own limit on the wait, a little past the pool's deadline: the pool normally answers first,
 # and this still frees the game if a DeepSeek actor is stuck or gone.
 JUDGE_GRACE_S = 1.0
@@ -62,7 +63,7 @@ def upgraded(local: Evaluation, judged: AnswerJudged) -> Evaluation:
 class EvaluatorActor(DatabaseActor):
     """One of a pool; a game always goes to the same evaluator, which keeps its answers in order."""
 
-    def __init__(self, database: pw.Database, persistence: pykka.ActorRef[Any],
+    def __init__(self, database: pw.Database, persistence: PersistenceRef,
                  deepseek: DeepSeekPool | None = None) -> None:
         super().__init__(database)
         self.store = GameStore(database)
@@ -78,12 +79,12 @@ class EvaluatorActor(DatabaseActor):
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        record = self.store.question_for(game_id, position)
-        if record is not None:
-            self._cache[key] = record
-            if len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
-        return record
+        # One read brings every question of the game: its next answers find theirs here.
+        for no, record in self.store.questions_of(game_id).items():
+            self._cache[(game_id, no)] = record
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return self._cache.get(key)
 
     def on_receive(self, message: Any) -> None:
         if isinstance(message, EvaluateAnswer):

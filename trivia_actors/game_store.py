@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -57,6 +57,7 @@ RESULT_NAMESPACE = uuid.UUID("6f2b0c1e-7d1a-4d0b-9a55-3c1f6e0b2a10")
 # Network and queueing between the question being shown and the answer arriving are not the player's fault.
 LATE_GRACE_S = 2.0
 EXPORT_TARGETS = ("git", "s3")
+SETTLED = ("done", "failed")  # request statuses that hold an outcome
 MAX_QUESTIONS = 50
 
 
@@ -178,27 +179,29 @@ class GameStore:
 
     def question_for(self, game_id: str, position: int) -> QuestionRecord | None:
         """The question at ``position`` of a game, or None when there is none."""
-        row = (
-            GameQuestion.select(GameQuestion, Question)
-            .join(Question)
-            .where(GameQuestion.game == game_id, GameQuestion.position == position)
-            .first()
-        )
-        if row is None:
-            return None
-        q = row.question
-        return QuestionRecord(
-            question_id=q.id,
-            position=position,
-            text=row.prompt or q.text,
-            answer=row.answer or q.answer,
-            aliases=() if row.answer else tuple(q.aliases or ()),
-            options=tuple(row.options),
-            explanation=q.explanation,
-            category=q.category,
-            difficulty=q.difficulty,
-            numeric_tolerance=q.numeric_tolerance,
-        )
+        return self.questions_of(game_id, position).get(position)
+
+    def questions_of(self, game_id: str, position: int | None = None) -> dict[int, QuestionRecord]:
+        """The questions of a game by position (only the one at ``position`` when given), in one query."""
+        query = GameQuestion.select(GameQuestion, Question).join(Question).where(GameQuestion.game == game_id)
+        if position is not None:
+            query = query.where(GameQuestion.position == position)
+        records = {}
+        for row in query:
+            q = row.question
+            records[row.position] = QuestionRecord(
+                question_id=q.id,
+                position=row.position,
+                text=row.prompt or q.text,
+                answer=row.answer or q.answer,
+                aliases=() if row.answer else tuple(q.aliases or ()),
+                options=tuple(row.options),
+                explanation=q.explanation,
+                category=q.category,
+                difficulty=q.difficulty,
+                numeric_tolerance=q.numeric_tolerance,
+            )
+        return records
 
     # --- writes -----------------------------------------------------------------------------------
 
@@ -214,38 +217,49 @@ class GameStore:
             user.save(only=[TelegramUser.display_name])
         return user
 
-    def _finish_request(self, command: Envelope, results: Sequence[Envelope]) -> None:
-        """Record the request's outcome (the first result) in ``request_statuses``."""
+    def _once(self, command: Envelope, apply: Callable[[], list[Envelope]]) -> list[Envelope]:
+        """Apply ``command`` in a savepoint unless its request was settled before; then replay that outcome.
+
+        The common case reads nothing first: the request is settled by a conditional write at the end, and
+        only when that finds it settled already (a redelivery) is the work rolled back and the stored
+        outcome returned instead.
+        """
+        with self.database.atomic() as step:
+            results = apply()
+            if self._settle_request(command, results):
+                return results
+            step.rollback()
+        replayed = self._replay(command)
+        if replayed is None:
+            raise RuntimeError(f"request {command.request_id} is settled but its outcome cannot be read")
+        return replayed
+
+    def _settle_request(self, command: Envelope, results: Sequence[Envelope]) -> bool:
+        """Record the request's outcome (the first result) unless it was recorded before; False if it was."""
         first = results[0]
-        document = to_dict(first)
         failed = isinstance(first.payload, RequestFailed)
-        values: dict[Any, Any] = {
-            RequestStatus.status: "failed" if failed else "done",
-            RequestStatus.result: None if failed else document,
-            RequestStatus.error: {"code": first.payload.code, "message": first.payload.message}
-            if isinstance(first.payload, RequestFailed)
-            else None,
-            RequestStatus.updated_at: utcnow(),
-            RequestStatus.game_id: command.game_id,
-        }
-        updated = RequestStatus.update(values).where(RequestStatus.id == command.request_id).execute()
-        if not updated:
-            client_id = getattr(command.payload, "client_id", "unknown")
-            RequestStatus.insert(
-                id=command.request_id,
-                client_id=client_id,
-                subject=command.user_id,
-                kind=command.type,
-                game_id=command.game_id,
-                status="failed" if failed else "done",
-                result=values[RequestStatus.result],
-                error=values[RequestStatus.error],
-            ).on_conflict_ignore().execute()
+        result = None if failed else to_dict(first)
+        error = {"code": first.payload.code, "message": first.payload.message} \
+            if isinstance(first.payload, RequestFailed) else None
+        status = "failed" if failed else "done"
+        updated = RequestStatus.update({
+            RequestStatus.status: status, RequestStatus.result: result, RequestStatus.error: error,
+            RequestStatus.updated_at: utcnow(), RequestStatus.game_id: command.game_id,
+        }).where(RequestStatus.id == command.request_id, RequestStatus.status.not_in(SETTLED)).execute()
+        if updated:
+            return True
+        # No pending row: a command no API request stands for (a timer's timeout), or one settled before.
+        inserted: int = RequestStatus.insert(
+            id=command.request_id, client_id=getattr(command.payload, "client_id", "unknown"),
+            subject=command.user_id, kind=command.type, game_id=command.game_id, status=status, result=result,
+            error=error,
+        ).on_conflict_ignore().as_rowcount().execute()
+        return bool(inserted)
 
     def _replay(self, command: Envelope) -> list[Envelope] | None:
         """The results already produced for this request, if it was processed before."""
         status = RequestStatus.get_or_none(RequestStatus.id == command.request_id)
-        if status is None or status.status not in {"done", "failed"}:
+        if status is None or status.status not in SETTLED:
             return None
         if status.result is not None:
             replayed = [from_dict(status.result)]
@@ -260,10 +274,8 @@ class GameStore:
         """Create the game with the chosen questions (or return the existing one's ``game.created``)."""
         create = command.payload
         assert isinstance(create, GameCreate)
-        with self.database.atomic():
-            replayed = self._replay(command)
-            if replayed is not None:
-                return replayed
+
+        def apply() -> list[Envelope]:
             existing = GameSession.get_or_none(GameSession.id == command.game_id)
             if existing is not None:
                 results = [self._created_event(command, existing)]
@@ -271,8 +283,9 @@ class GameStore:
                 results = [_failed(command, "no_questions", "no questions match this category and difficulty")]
             else:
                 results = [self._insert_game(command, create, question_ids)]
-            self._finish_request(command, results)
             return results
+
+        return self._once(command, apply)
 
     def _insert_game(self, command: Envelope, create: GameCreate, question_ids: Sequence[int]) -> Envelope:
         user = self._user(create.subject, create.player_name, create.telegram_id)
@@ -346,23 +359,26 @@ class GameStore:
         )
 
     def _locked_game(self, game_id: str) -> GameSession | None:
-        query = GameSession.select().where(GameSession.id == game_id)
+        """The game with its owner's subject (one query), its row locked for the transaction on PostgreSQL."""
+        query = (GameSession.select(GameSession, TelegramUser.id, TelegramUser.subject)
+                 .join(TelegramUser).where(GameSession.id == game_id))
         if isinstance(self.database, pw.PostgresqlDatabase):
-            query = query.for_update()
+            query = query.for_update(of=GameSession)
         game: GameSession | None = query.first()
         return game
+
+    @staticmethod
+    def _asked(game: GameSession, position: int) -> GameQuestion:
+        """The game's question at ``position`` with its bank question (one query)."""
+        row: GameQuestion = (GameQuestion.select(GameQuestion, Question).join(Question)
+                             .where(GameQuestion.game == game.id, GameQuestion.position == position).get())
+        return row
 
     def record_answer(self, command: Envelope, evaluation: Evaluation | None) -> list[Envelope]:
         """Score and store one answer in one transaction; a repeated idempotency key changes nothing."""
         submit = command.payload
         assert isinstance(submit, AnswerSubmit)
-        with self.database.atomic():
-            replayed = self._replay(command)
-            if replayed is not None:
-                return replayed
-            results = self._record_answer(command, submit, evaluation)
-            self._finish_request(command, results)
-            return results
+        return self._once(command, lambda: self._record_answer(command, submit, evaluation))
 
     def _rules(self, game: GameSession) -> ScoringRules:
         """The scoring rules chosen for this game (per chat or per API request), over the defaults."""
@@ -398,8 +414,6 @@ class GameStore:
             return [refused]
         assert game is not None
         key = f"{submit.client_id}:{submit.idempotency_key}"
-        if Answer.select().where(Answer.idempotency_key == key).exists():
-            return [_failed(command, "duplicate", "this answer was already recorded", submit.question_no)]
         if evaluation is None:
             return [_failed(command, "question_not_found", "the question is missing", submit.question_no)]
         if evaluation.verdict == "invalid":
@@ -416,8 +430,8 @@ class GameStore:
                 return [_failed(command, "already_answered", "you already answered this question", submit.question_no)]
         else:
             user_id, name = _owner_id(game), submit.player_name
-        gq = GameQuestion.get(GameQuestion.game == game.id, GameQuestion.position == submit.question_no)
-        question = Question.get_by_id(_question_id(gq))
+        gq = self._asked(game, submit.question_no)
+        question = gq.question
         answered_at = _naive_utc(command.occurred_at)
         latency_s = max((answered_at - (gq.asked_at or answered_at)).total_seconds(), 0.0)
         if evaluation.verdict == "close":
@@ -434,7 +448,7 @@ class GameStore:
             rules=self._rules(game),
         )
         verdict = evaluation.verdict if latency_s <= game.time_limit_s + LATE_GRACE_S else "late"
-        Answer.create(
+        stored = Answer.insert(
             game=game.id,
             question=question.id,
             position=submit.question_no,
@@ -446,7 +460,9 @@ class GameStore:
             judged_by=evaluation.judged_by,
             idempotency_key=key,
             request_id=command.request_id,
-        )
+        ).on_conflict_ignore().as_rowcount().execute()
+        if not stored:  # the unique key: this answer was recorded by an earlier request
+            return [_failed(command, "duplicate", "this answer was already recorded", submit.question_no)]
         game.score += scored.points
         game.streak = scored.streak
         game.best_streak = max(game.best_streak, scored.streak)
@@ -482,16 +498,17 @@ class GameStore:
                  player: tuple[str, str] | None = None) -> list[Envelope]:
         """Close the current question, open the next or finish the game; the events to publish."""
         now = utcnow()
-        GameQuestion.update(closed_at=now).where(GameQuestion.id == gq.id).execute()
         game.current_no += 1
         game.updated_at = now
         finished = game.current_no >= game.question_count
         if finished:
+            GameQuestion.update(closed_at=now).where(GameQuestion.id == gq.id).execute()
             self._close_game(game, "finished", now)
-        else:
-            GameQuestion.update(asked_at=now).where(
-                GameQuestion.game == game.id, GameQuestion.position == game.current_no
-            ).execute()
+        else:  # close this question and open the next in one statement
+            GameQuestion.update(
+                closed_at=pw.Case(None, [(GameQuestion.position == gq.position, now)], GameQuestion.closed_at),
+                asked_at=pw.Case(None, [(GameQuestion.position == game.current_no, now)], GameQuestion.asked_at),
+            ).where(GameQuestion.game == game.id, GameQuestion.position.in_([gq.position, game.current_no])).execute()
         game.save()
         assert evaluation is not None or verdict == "timeout"
         payload = AnswerEvaluated(
@@ -551,31 +568,28 @@ class GameStore:
         """The open question's time ran out: reveal it, reset the streak, move on."""
         timeout = command.payload
         assert isinstance(timeout, QuestionTimeout)
-        with self.database.atomic():
-            replayed = self._replay(command)
-            if replayed is not None:
-                return replayed
+
+        def apply() -> list[Envelope]:
             game = self._locked_game(command.game_id)
             refused = self._check_turn(command, game, timeout.client_id, timeout.subject, timeout.question_no)
             if refused is not None:
                 results = [refused]
             else:
                 assert game is not None
-                gq = GameQuestion.get(GameQuestion.game == game.id, GameQuestion.position == timeout.question_no)
-                question = Question.get_by_id(_question_id(gq))
+                gq = self._asked(game, timeout.question_no)
+                question = gq.question
                 game.streak = 0
                 results = self._advance(command, game, question, gq, None, "timeout", 0, None)
-            self._finish_request(command, results)
             return results
+
+        return self._once(command, apply)
 
     def request_hint(self, command: Envelope) -> list[Envelope]:
         """Reveal more letters of the open question's answer; each hint costs part of its points."""
         request = command.payload
         assert isinstance(request, HintRequest)
-        with self.database.atomic():
-            replayed = self._replay(command)
-            if replayed is not None:
-                return replayed
+
+        def apply() -> list[Envelope]:
             game = self._locked_game(command.game_id)
             refused = self._check_turn(command, game, request.client_id, request.subject, request.question_no)
             if refused is not None:
@@ -594,17 +608,16 @@ class GameStore:
                 game.save()
                 hint = HintCreated(question_no=request.question_no, hint=mask_answer(answer, used), hints_used=used)
                 results = [result_event(command, hint)]
-            self._finish_request(command, results)
             return results
+
+        return self._once(command, apply)
 
     def finish_game(self, command: Envelope) -> list[Envelope]:
         """End a game early at the owner's request."""
         finish = command.payload
         assert isinstance(finish, GameFinish)
-        with self.database.atomic():
-            replayed = self._replay(command)
-            if replayed is not None:
-                return replayed
+
+        def apply() -> list[Envelope]:
             game = self._locked_game(command.game_id)
             if game is None:
                 results = [_failed(command, "game_not_found", "no such game")]
@@ -618,8 +631,9 @@ class GameStore:
                 game.updated_at = now
                 game.save()
                 results = [result_event(command, GameFinished(summary=_summary(game)))]
-            self._finish_request(command, results)
             return results
+
+        return self._once(command, apply)
 
 
 MAX_HINTS = 3

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 import peewee as pw
+import pykka
 
 from schema.events import Envelope
 from trivia_actors.db_actor import TRANSIENT_DB_ERRORS, DatabaseActor
@@ -26,6 +29,29 @@ from trivia_actors.publisher import ResultsPublisher
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 200
+
+
+class PersistenceShards:
+    """Persistence actors side by side, each owning the games whose id hashes to it.
+
+    A game's commands all go to one actor, so they are applied in order; different games are written in
+    parallel transactions, so one actor's round trips to the database do not hold up the others.
+    """
+
+    def __init__(self, refs: Sequence[pykka.ActorRef[Any]]) -> None:
+        if not refs:
+            raise ValueError("at least one persistence actor is needed")
+        self.refs = tuple(refs)
+
+    def tell(self, message: Any) -> None:
+        """Send ``message`` (a command message, or one naming a ``game_id``) to its game's actor."""
+        command = getattr(message, "command", None)
+        game_id = command.game_id if isinstance(command, Envelope) else str(message.game_id)
+        self.refs[zlib.crc32(game_id.encode()) % len(self.refs)].tell(message)
+
+
+# What evaluators and the question master hand their work to: one persistence actor, or shards of them.
+PersistenceRef = pykka.ActorRef[Any] | PersistenceShards
 
 
 @attrs.frozen

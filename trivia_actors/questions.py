@@ -36,7 +36,7 @@ from trivia_actors.generation import (
 )
 from trivia_actors.kafka_bridge import Completion
 from trivia_actors.messages import ApplyCommand, CreateGame, RecordAnswer, SelectQuestions
-from trivia_actors.persistence import PersistenceActor
+from trivia_actors.persistence import PersistenceActor, PersistenceRef
 from trivia_actors.publisher import ResultsPublisher
 
 logger = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ class _TopicJob:
 class QuestionMasterActor(DatabaseActor):
     """Reads the bank (and asks DeepSeek for topic games) and hands the chosen questions to persistence."""
 
-    def __init__(self, database: pw.Database, persistence: pykka.ActorRef[Any],
+    def __init__(self, database: pw.Database, persistence: PersistenceRef,
                  deepseek: DeepSeekPool | None = None) -> None:
         super().__init__(database)
         self.store = GameStore(database)

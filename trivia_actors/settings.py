@@ -72,6 +72,7 @@ class Settings:
     log_format: str = "text"
     ops_port: int | None = None
     worker_evaluators: int = 4
+    worker_persistence_shards: int = 4
     question_time_limit_s: float = 30.0
     default_question_count: int = 5
 
@@ -174,6 +175,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_format=log_format,
         ops_port=_int(env, "OPS_PORT", -1) if env.get("OPS_PORT", "").strip() else None,
         worker_evaluators=_int(env, "WORKER_EVALUATORS", defaults.worker_evaluators),
+        worker_persistence_shards=_int(env, "WORKER_PERSISTENCE_SHARDS", defaults.worker_persistence_shards),
         question_time_limit_s=_float(env, "QUESTION_TIME_LIMIT", defaults.question_time_limit_s),
         default_question_count=_int(env, "DEFAULT_QUESTION_COUNT", defaults.default_question_count),
     )

@@ -18,6 +18,7 @@ from trivia_actors.evaluator import EvaluatorActor
 from trivia_actors.kafka_bridge import Completion, ConsumerBridgeActor
 from trivia_actors.kafka_io import EventProducer, make_consumer
 from trivia_actors.messages import ApplyCommand, EvaluateAnswer, SelectQuestions
+from trivia_actors.persistence import PersistenceRef, PersistenceShards
 from trivia_actors.publisher import ResultsPublisher
 from trivia_actors.questions import QuestionMasterActor, QuestionStoringPersistenceActor
 from trivia_actors.settings import Settings
@@ -32,7 +33,7 @@ class CommandRouter:
     """Routes each command to the actor chain that applies it; answers of one game keep their order."""
 
     def __init__(self, questions: pykka.ActorRef[Any], evaluators: list[pykka.ActorRef[Any]],
-                 persistence: pykka.ActorRef[Any]) -> None:
+                 persistence: PersistenceRef) -> None:
         self.questions = questions
         self.evaluators = evaluators
         self.persistence = persistence
@@ -59,6 +60,7 @@ class WorkerRuntime:
 
     def __init__(self, settings: Settings, database: pw.Database, producer: EventProducer, *,
                  evaluators: int = 4,
+                 persistence_shards: int = 4,
                  consumer_factory: Callable[[], KafkaConsumer] | None = None,
                  deepseek_client_factory: Callable[[], ChatClient] | None = None,
                  deepseek_tuning: DeepSeekTuning | None = None) -> None:
@@ -70,7 +72,8 @@ class WorkerRuntime:
             for ref in self.deepseek.start():
                 self._start(ref)
         publisher = ResultsPublisher(producer, settings.topic("results"))
-        self.persistence = self._start(QuestionStoringPersistenceActor.start(database, publisher))
+        self.persistence = PersistenceShards([self._start(QuestionStoringPersistenceActor.start(database, publisher))
+                                              for _ in range(max(persistence_shards, 1))])
         self.evaluators = [self._start(EvaluatorActor.start(database, self.persistence, self.deepseek))
                            for _ in range(evaluators)]
         self.questions = self._start(QuestionMasterActor.start(database, self.persistence, self.deepseek))

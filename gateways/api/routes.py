@@ -52,7 +52,7 @@ from gateways.api.security import (
     public_player_id,
     subject_for_player_id,
 )
-from gateways.api.store import request_view
+from gateways.api.store import request_view, settled_view
 from gateways.api.tokens import IssueAccess, IssuedTokens, RefreshError
 from schema.events import AnswerSubmit, Envelope, GameCreate, GameFinish, HintRequest, Payload
 from schema.models import utcnow
@@ -109,10 +109,12 @@ def _game_uuid(raw: str) -> str:
         raise ApiError(404, "not_found", "no such game") from None
 
 
-async def _owned_game(request: Request, principal: Principal, subject: str) -> dict[str, Any]:
+async def _owned_game(request: Request, principal: Principal, subject: str, *,
+                      full_view: bool = False) -> dict[str, Any]:
+    """The game of the path if ``principal`` may see it (404 otherwise): its access facts, or its whole view."""
     context = context_of(request)
     game_id = _game_uuid(request.path_params["game_id"])
-    game = await context.db(context.store.get_game, game_id)
+    game = await context.db(context.store.get_game if full_view else context.store.game_access, game_id)
     if game is None or game["client_id"] != principal.client_id or (
         not principal.has("service") and game["subject"] != subject
     ):
@@ -301,7 +303,7 @@ async def create_game(request: Request, principal: Principal) -> Response:
 
 async def get_game(request: Request, principal: Principal) -> Response:
     """The game's state and its open question (never the answer)."""
-    game = await _owned_game(request, principal, player_subject(request, principal))
+    game = await _owned_game(request, principal, player_subject(request, principal), full_view=True)
     return JSONResponse({k: val for k, val in game.items() if k not in {"client_id", "subject", "chat_id"}})
 
 
@@ -384,9 +386,17 @@ async def get_request(request: Request, principal: Principal) -> Response:
             remaining = deadline - time.monotonic()
             if row.status in {"done", "failed"} or remaining <= 0:
                 return JSONResponse(request_view(row))
+            # The worker publishes a result only after storing it: once the listener has seen it, the stored
+            # status is known without reading it again.
+            seen = listener.recent(request_id) if listener is not None else None
+            if seen is not None:
+                return JSONResponse(settled_view(row, seen))
             if event is not None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(event.wait(), timeout=min(remaining, RECHECK_S * 4))
+                seen = listener.recent(request_id) if listener is not None else None
+                if seen is not None:
+                    return JSONResponse(settled_view(row, seen))
             else:
                 await asyncio.sleep(min(remaining, RECHECK_S))
         finally:

@@ -35,6 +35,24 @@ def request_view(row: RequestStatus) -> dict[str, Any]:
     }
 
 
+def settled_view(row: RequestStatus, first_result: dict[str, Any]) -> dict[str, Any]:
+    """The public JSON of a pending request once ``first_result`` (an encoded result event) is known.
+
+    The same view the stored status gives after the worker wrote it: a ``request.failed`` result becomes the
+    error, anything else the result.
+    """
+    payload = first_result.get("payload") or {}
+    failed = first_result.get("type") == "request.failed"
+    return {
+        "request_id": row.id,
+        "kind": row.kind,
+        "status": "failed" if failed else "done",
+        "game_id": first_result.get("game_id") or row.game_id,
+        "result": None if failed else {"type": first_result.get("type"), **payload},
+        "error": {"code": payload.get("code"), "message": payload.get("message")} if failed else None,
+    }
+
+
 class ApiStore:
     """Every query the API makes; each method is one short unit of work on a pooled connection."""
 
@@ -43,14 +61,12 @@ class ApiStore:
 
     def create_request(self, *, request_id: str, client_id: str, subject: str, kind: str, game_id: str,
                        idempotency_key: str | None) -> tuple[RequestStatus, bool]:
-        """Record a pending request; with a known idempotency key, return the earlier one instead."""
-        with self.database.connection_context(), self.database.atomic():
-            if idempotency_key is not None:
-                existing = RequestStatus.get_or_none(
-                    RequestStatus.client_id == client_id, RequestStatus.idempotency_key == idempotency_key
-                )
-                if existing is not None:
-                    return existing, False
+        """Record a pending request; with a known idempotency key, return the earlier one instead.
+
+        One statement on the common path: the insert is skipped on a key seen before, and only then is the
+        earlier request read.
+        """
+        with self.database.connection_context():
             inserted = (
                 RequestStatus.insert(
                     id=request_id, client_id=client_id, subject=subject, kind=kind, game_id=game_id,
@@ -60,12 +76,15 @@ class ApiStore:
                 .as_rowcount()
                 .execute()
             )
-            if not inserted and idempotency_key is not None:
-                # Another request with the same key won the race: answer with that one.
-                return RequestStatus.get(
-                    RequestStatus.client_id == client_id, RequestStatus.idempotency_key == idempotency_key
-                ), False
-            return RequestStatus.get_by_id(request_id), True
+            if inserted:
+                return RequestStatus(id=request_id, client_id=client_id, subject=subject, kind=kind,
+                                     game_id=game_id, idempotency_key=idempotency_key, status="pending"), True
+            if idempotency_key is None:
+                raise pw.IntegrityError(f"request id {request_id} already exists")
+            # The key was used before (or another request with it won the race): answer with that one.
+            return RequestStatus.get(
+                RequestStatus.client_id == client_id, RequestStatus.idempotency_key == idempotency_key
+            ), False
 
     def set_status(self, request_id: str, status: str, error: dict[str, str] | None = None) -> None:
         """Move a request to ``status`` (pending again before a retry, failed when the broker refused)."""
@@ -78,6 +97,22 @@ class ApiStore:
         """A request status row, or None."""
         with self.database.connection_context():
             return RequestStatus.get_or_none(RequestStatus.id == request_id)
+
+    def game_access(self, game_id: str) -> dict[str, Any] | None:
+        """What a command on a game needs to know: its owner, client, mode and chat (one query), or None."""
+        with self.database.connection_context():
+            row = (
+                GameSession.select(GameSession.id, GameSession.client_id, GameSession.mode, GameSession.chat_id,
+                                   TelegramUser.subject)
+                .join(TelegramUser)
+                .where(GameSession.id == game_id)
+                .tuples()
+                .first()
+            )
+        if row is None:
+            return None
+        game, client_id, mode, chat_id, subject = row
+        return {"game_id": game, "client_id": client_id, "mode": mode, "chat_id": chat_id, "subject": subject}
 
     def get_game(self, game_id: str) -> dict[str, Any] | None:
         """A game as its owner may see it, or None. ``client_id``/``subject`` are for the access check."""
