@@ -49,18 +49,27 @@ def _markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
     )
 
 
-# Our clock starts a call when it leaves; Telegram's when it arrives. A call that travels faster than the one
-# it follows could land inside Telegram's window though it left outside ours: keep a margin.
-WINDOW_MARGIN_S = 0.25
+# Telegram counts a call when it arrives, which we cannot see; we see when its answer comes back, which is
+# later. So a call enters our windows when it completes, and while in flight it holds a place in them: the
+# next call leaves only after an earlier one's answer was back a whole window ago, and so arrives at least a
+# window after it, however the network or a busy CPU delays either. The margin covers clock granularity.
+WINDOW_MARGIN_S = 0.05
 MAX_IN_FLIGHT = 8
 
 
-def _window_ready_at(stamps: collections.deque[float], limit: int, window_s: float, now: float) -> float:
-    """When one more event fits in a sliding window holding ``stamps`` (forgetting the expired ones)."""
+def _window_ready_at(stamps: collections.deque[float], limit: int, window_s: float, now: float,
+                     in_flight: int = 0) -> float:
+    """When one more call fits in a sliding window: ``stamps`` are completed calls (the expired ones are
+    forgotten), ``in_flight`` calls not yet completed count as inside the window until they complete."""
     span = window_s + WINDOW_MARGIN_S
     while stamps and stamps[0] <= now - span:
         stamps.popleft()
-    return now if len(stamps) < limit else stamps[0] + span
+    excess = len(stamps) + in_flight - limit
+    if excess < 0:
+        return now
+    if excess >= len(stamps):
+        return now + window_s  # only completions free a place; each completion wakes the dispatcher
+    return stamps[excess] + span
 
 
 class _ChatLane:
@@ -86,7 +95,7 @@ class _ChatLane:
         return at
 
     def spend(self, op: OutboundOp, now: float) -> None:
-        """Account one call."""
+        """Account one completed call (at the time its answer came back)."""
         self.touched = now
         if op.kind == "edit":
             self.edits.append(now)
@@ -155,15 +164,15 @@ class TelegramOutbox:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def _global_ready_at(self, now: float) -> float:
-        return _window_ready_at(self._global_sent, self.limits.global_per_second, 1.0, now)
+    def _global_ready_at(self, now: float, in_flight: int) -> float:
+        return _window_ready_at(self._global_sent, self.limits.global_per_second, 1.0, now, in_flight)
 
     async def _run(self) -> None:
         in_flight: set[int] = set()
         while True:
             now = time.monotonic()
             next_at = now + 1.0
-            global_at = self._global_ready_at(now)
+            global_at = self._global_ready_at(now, len(in_flight))
             for chat_id, lane in list(self._lanes.items()):
                 if len(in_flight) >= MAX_IN_FLIGHT:
                     break  # calls held up in transit must not arrive at Telegram in a bunch
@@ -176,11 +185,10 @@ class TelegramOutbox:
                     next_at = min(next_at, at)
                     continue
                 op = lane.ops.popleft()
-                lane.spend(op, now)
-                self._global_sent.append(now)
+                lane.touched = now
                 in_flight.add(chat_id)
                 asyncio.get_running_loop().create_task(self._perform(lane, op, in_flight))
-                global_at = self._global_ready_at(now)
+                global_at = self._global_ready_at(now, len(in_flight))
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=max(next_at - time.monotonic(), 0.005))
@@ -213,6 +221,10 @@ class TelegramOutbox:
             TELEGRAM_SENT.labels(op.kind, "error").inc()
             logger.warning("chat %s: %s failed, will retry: %s", op.chat_id, op.kind, type(exc).__name__)
         finally:
+            # Counted whatever the outcome (a refused or failed call may still have counted at Telegram).
+            done_at = time.monotonic()
+            lane.spend(op, done_at)
+            self._global_sent.append(done_at)
             if requeue:
                 lane.ops.appendleft(op)
             else:
