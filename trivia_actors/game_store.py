@@ -489,7 +489,8 @@ class GameStore:
                 question_no=gq.position, verdict=verdict, correct_answer="", correct_option=None,
                 given=evaluation.given, points=scored.points, score=standings.score(submit.subject),
                 streak=scored.streak, latency_ms=round(latency_s * 1000), explanation="",
-                judged_by=evaluation.judged_by, next_question_no=gq.position, player=player[0],
+                judged_by=evaluation.judged_by, reason=evaluation.reason, next_question_no=gq.position,
+                player=player[0],
                 player_name=player[1], closed=False, scoreboard=standings.lines()))]
         return self._advance(command, game, question, gq, evaluation, verdict, scored.points, latency_s, player)
 
@@ -523,6 +524,7 @@ class GameStore:
             latency_ms=None if latency_s is None else round(latency_s * 1000),
             explanation=question.explanation,
             judged_by=evaluation.judged_by if evaluation else "timer",
+            reason=evaluation.reason if evaluation else "time ran out",
             next_question_no=None if finished else game.current_no,
             summary=_summary(game) if finished else None,
             player=player[0] if player else None,
@@ -550,6 +552,7 @@ class GameStore:
                 latency_ms=round(latency_s * 1000),
                 explanation="",
                 judged_by=evaluation.judged_by,
+                reason=evaluation.reason,
                 next_question_no=gq.position,
             ),
         )

@@ -113,6 +113,7 @@ def test_a_close_typed_answer_is_judged_by_deepseek(kafka, database, llmock):
     evaluated = _result(results, sent.request_id)
     assert evaluated.type == "answer.evaluated", evaluated
     assert (evaluated.payload.verdict, evaluated.payload.judged_by) == ("correct", "deepseek")
+    assert evaluated.payload.reason == "Tchaikovsky names the composer"  # the player is told why
     assert evaluated.payload.points > 0
     with database.connection_context():
         row = Answer.get(Answer.game == game_id)
