@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -27,9 +29,12 @@ from trivia_actors.session_messages import (
     StopGame,
     TextGiven,
 )
-from trivia_actors.session_store import Claim
+from trivia_actors.session_store import Claim, PurgeLedger
 
 logger = logging.getLogger(__name__)
+
+LEDGER_RETENTION = dt.timedelta(days=7)  # sent calls and claimed update ids are kept this long
+PURGE_EVERY_S = 3600.0
 
 
 @attrs.frozen
@@ -56,6 +61,7 @@ class SessionManagerActor(pykka.ThreadingActor):
         self.passive: dict[int, float | None] = {}
         self.polls: dict[str, tuple[int, str]] = {}  # poll id -> (chat, message key)
         self._ticker: threading.Timer | None = None
+        self._last_purge = -math.inf
 
     def on_start(self) -> None:
         if self.store is not None:
@@ -115,6 +121,9 @@ class SessionManagerActor(pykka.ThreadingActor):
             for chat_id, deadline in list(self.passive.items()):
                 if deadline is not None and deadline <= now + 0.5:
                     self._session(chat_id)  # its timer is due: wake it so the timeout is applied
+            if now - self._last_purge >= PURGE_EVERY_S:
+                self._last_purge = now
+                self.store.tell(PurgeLedger(older_than=LEDGER_RETENTION))
         self._schedule_tick()
 
     def _first_time(self, update_id: int) -> bool:

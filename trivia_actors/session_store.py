@@ -6,6 +6,7 @@ crash a restored session never re-sends what it had sent, and never forgets what
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -84,6 +85,19 @@ class Claim:
     key: str
 
 
+@attrs.frozen(kw_only=True)
+class PurgeLedger:
+    """Forget what is older than ``older_than``: calls Telegram accepted, and claimed update and event ids.
+
+    Pending calls are never purged. Telegram keeps an unconfirmed update for 24 hours and our topics keep
+    events for days, so a week-old claim can no longer meet its update or event again. The reply is the
+    number of rows deleted; at most ``batch`` of each kind go per message, so the ledger is never locked long.
+    """
+
+    older_than: dt.timedelta
+    batch: int = 5000
+
+
 class SessionStoreActor(DatabaseActor):
     """All of the telebot's writes; callers ask (with a timeout) when they need the outcome."""
 
@@ -106,6 +120,14 @@ class SessionStoreActor(DatabaseActor):
                 return None
             if isinstance(message, Claim):
                 return self._claim(message.key)
+            if isinstance(message, PurgeLedger):
+                try:
+                    return self._purge(message)
+                except TRANSIENT_DB_ERRORS as exc:
+                    # Told on a timer: raising would stop the store; the next purge tries again.
+                    self.drop_connection()
+                    logger.warning("ledger purge skipped: %s", type(exc).__name__)
+                    return 0
             if isinstance(message, SaveChatSettings):
                 self._save_chat_settings(message)
                 return None
@@ -167,6 +189,19 @@ class SessionStoreActor(DatabaseActor):
     def _mark_sent(self, message: MarkSent) -> None:
         OutboundMessage.update(status="sent", telegram_message_id=message.message_id, poll_id=message.poll_id,
                                sent_at=utcnow()).where(OutboundMessage.id == message.ledger_id).execute()
+
+    def _purge(self, message: PurgeLedger) -> int:
+        cutoff = utcnow() - message.older_than
+        sent = OutboundMessage.select(OutboundMessage.id).where(
+            OutboundMessage.status == "sent", OutboundMessage.sent_at < cutoff).limit(message.batch)
+        claims = ProcessedMessage.select(ProcessedMessage.key).where(
+            ProcessedMessage.created_at < cutoff).limit(message.batch)
+        with self.database.atomic():
+            gone = int(OutboundMessage.delete().where(OutboundMessage.id.in_(sent)).execute())
+            gone += int(ProcessedMessage.delete().where(ProcessedMessage.key.in_(claims)).execute())
+        if gone:
+            logger.info("ledger: purged %d rows older than %s", gone, message.older_than)
+        return gone
 
     def _claim(self, key: str) -> bool:
         return bool(ProcessedMessage.insert(key=key[:200]).on_conflict_ignore().as_rowcount().execute())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
 
@@ -97,3 +98,28 @@ def test_idle_sessions_are_passivated_and_woken_by_the_next_update(store, databa
     assert chat_id not in manager.ask("passive_chats")
     assert chat_id in manager.ask("chats")
     manager.stop()
+
+
+def test_the_ledger_forgets_old_sent_calls_and_claims_but_never_a_pending_call(store, database):
+    from schema.models import ProcessedMessage, utcnow
+    from trivia_actors.session_store import Claim, PurgeLedger
+
+    old, fresh = utcnow() - dt.timedelta(days=8), utcnow() - dt.timedelta(days=6)
+    tag = uuid.uuid4().hex[:8]
+    with database.connection_context():
+        for name, status, sent_at in (("old-sent", "sent", old), ("fresh-sent", "sent", fresh),
+                                      ("old-pending", "pending", None)):
+            OutboundMessage.insert(dedupe_key=f"{tag}:{name}", chat_id=424242, key=f"{tag}:{name}", kind="send",
+                                   text="hi", status=status, sent_at=sent_at, created_at=old).execute()
+        ProcessedMessage.insert(key=f"{tag}:old-claim", created_at=old).execute()
+        ProcessedMessage.insert(key=f"{tag}:fresh-claim", created_at=fresh).execute()
+
+    assert store.ask(PurgeLedger(older_than=dt.timedelta(days=7)), timeout=10) >= 2
+
+    with database.connection_context():
+        kept = {row.key for row in OutboundMessage.select().where(OutboundMessage.key.startswith(tag))}
+        claims = {row.key for row in ProcessedMessage.select().where(ProcessedMessage.key.startswith(tag))}
+    assert kept == {f"{tag}:fresh-sent", f"{tag}:old-pending"}
+    assert claims == {f"{tag}:fresh-claim"}
+    # A purged claim is simply new again; a kept one still refuses its replay.
+    assert store.ask(Claim(key=f"{tag}:fresh-claim"), timeout=10) is False
