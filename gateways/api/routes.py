@@ -55,12 +55,13 @@ from gateways.api.security import (
 from gateways.api.store import request_view, settled_view
 from gateways.api.tokens import IssueAccess, IssuedTokens, RefreshError
 from schema.events import AnswerSubmit, Envelope, GameCreate, GameFinish, HintRequest, Payload
-from schema.models import utcnow
+from schema.models import RequestStatus, utcnow
 from trivia_actors.kafka_io import BrokerUnavailable
 
 logger = logging.getLogger(__name__)
 
 MAX_WAIT_S = 30.0
+SETTLED = ("done", "failed")
 RECHECK_S = 0.5
 DIFFICULTIES = ("easy", "medium", "hard")
 LEADERBOARD_DEFAULT_LIMIT = 20
@@ -124,8 +125,10 @@ async def _owned_game(request: Request, principal: Principal, subject: str, *,
 
 async def submit(request: Request, principal: Principal, *, kind: str, game_id: str, subject: str,
                  payload: Payload, key: str | None, chat_id: int | None = None) -> JSONResponse:
-    """Record the request (idempotently), produce its command, answer 202 with the request id."""
+    """Record the request (idempotently), produce its command, answer 202 with the request id; with
+    ``?wait=N``, 200 with the settled request if its result comes within N seconds."""
     context = context_of(request)
+    wait = _wait_seconds(request.query_params.get("wait", "0"))
     row, created = await context.db(
         context.store.create_request,
         request_id=str(uuid.uuid4()), client_id=principal.client_id, subject=subject, kind=kind,
@@ -148,6 +151,10 @@ async def submit(request: Request, principal: Principal, *, kind: str, game_id: 
                              {"code": "broker_unavailable", "message": "the broker did not accept the request"})
             logger.warning("request %s (game %s): broker unavailable", row.id, row.game_id)
             raise unavailable("the message broker is unavailable; retry with the same Idempotency-Key") from None
+    if wait > 0:
+        view = await _outcome(context, row.id, principal.client_id, wait, row=row)
+        if view is not None and view["status"] in SETTLED:
+            return JSONResponse(view, headers={"Location": f"/v1/requests/{row.id}"})
     body = {"request_id": row.id, "game_id": row.game_id, "status": "pending" if created else row.status,
             "links": {"request": f"/v1/requests/{row.id}", "game": f"/v1/games/{row.game_id}"}}
     return JSONResponse(body, status_code=202, headers={"Location": f"/v1/requests/{row.id}"})
@@ -367,6 +374,41 @@ def _wait_seconds(raw: str) -> float:
     return min(wait, MAX_WAIT_S)
 
 
+async def _outcome(context: ApiContext, request_id: str, client_id: str, wait: float,
+                   row: RequestStatus | None = None) -> dict[str, Any] | None:
+    """A request's public view, once settled or after ``wait`` seconds; None if ``client_id`` has no such request.
+
+    ``row`` is the status already in hand (just inserted, say), which saves the first read. The worker
+    publishes a result only after storing it, so a result the listener has seen is the stored outcome and
+    needs no second read; a wake-up the listener missed costs one re-read.
+    """
+    deadline = time.monotonic() + wait
+    listener = context.listener
+    while True:
+        event = listener.register(request_id) if listener is not None else None
+        try:
+            if row is None:
+                row = await context.db(context.store.get_request, request_id)
+                if row is None or row.client_id != client_id:
+                    return None
+            remaining = deadline - time.monotonic()
+            if row.status in SETTLED or remaining <= 0:
+                return request_view(row)
+            seen = listener.recent(request_id) if listener is not None else None
+            if seen is None and event is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), timeout=min(remaining, RECHECK_S * 4))
+                seen = listener.recent(request_id) if listener is not None else None
+            elif seen is None:
+                await asyncio.sleep(min(remaining, RECHECK_S))
+            if seen is not None:
+                return settled_view(row, seen)
+            row = None  # read it again
+        finally:
+            if event is not None and listener is not None:
+                listener.unregister(request_id, event)
+
+
 async def get_request(request: Request, principal: Principal) -> Response:
     """A request's status; ``?wait=N`` long-polls up to N seconds (at most 30) for its result."""
     context = context_of(request)
@@ -375,33 +417,10 @@ async def get_request(request: Request, principal: Principal) -> Response:
     except ValueError:
         raise ApiError(404, "not_found", "no such request") from None
     wait = _wait_seconds(request.query_params.get("wait", "0"))
-    deadline = time.monotonic() + wait
-    listener = context.listener
-    while True:
-        event = listener.register(request_id) if listener is not None else None
-        try:
-            row = await context.db(context.store.get_request, request_id)
-            if row is None or row.client_id != principal.client_id:
-                raise ApiError(404, "not_found", "no such request")
-            remaining = deadline - time.monotonic()
-            if row.status in {"done", "failed"} or remaining <= 0:
-                return JSONResponse(request_view(row))
-            # The worker publishes a result only after storing it: once the listener has seen it, the stored
-            # status is known without reading it again.
-            seen = listener.recent(request_id) if listener is not None else None
-            if seen is not None:
-                return JSONResponse(settled_view(row, seen))
-            if event is not None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), timeout=min(remaining, RECHECK_S * 4))
-                seen = listener.recent(request_id) if listener is not None else None
-                if seen is not None:
-                    return JSONResponse(settled_view(row, seen))
-            else:
-                await asyncio.sleep(min(remaining, RECHECK_S))
-        finally:
-            if event is not None and listener is not None:
-                listener.unregister(request_id, event)
+    view = await _outcome(context, request_id, principal.client_id, wait)
+    if view is None:
+        raise ApiError(404, "not_found", "no such request")
+    return JSONResponse(view)
 
 
 async def categories(request: Request, principal: Principal) -> Response:
@@ -570,6 +589,12 @@ def _body(fields: dict[str, v.Field]) -> dict[str, Any]:
 
 ACCEPTED = Reply(status=202, description="Accepted: poll the request for the outcome.", schema=ref("Accepted"),
                  headers=("Location",))
+SETTLED_REPLY = Reply(status=200, description="Settled within `wait` seconds: the request and its result, as "
+                                              "GET /v1/requests/{request_id} gives them.",
+                      schema=ref("RequestStatus"), headers=("Location",))
+COMMAND_WAIT = Param(name="wait", location="query", schema={"type": "number", "minimum": 0},
+                     description="Seconds (at most 30) to wait for the outcome: if it comes in time the answer is "
+                                 "200 with the settled request, saving the poll; otherwise 202 as without it.")
 BAD_REQUEST = error_reply(400, "The body is not UTF-8 JSON, or a header is malformed or missing.")
 INVALID = error_reply(422, "The body or a query parameter is invalid; `details` names each field.")
 NO_GAME = error_reply(404, "No such game for this caller (another client's or player's game is not disclosed).")
@@ -616,11 +641,11 @@ OPERATIONS: list[Operation] = [
     ),
     Operation(
         method="POST", path="/v1/games", handler=create_game, operation_id="createGame", tag="games",
-        summary="Start a game", scopes=PLAYING, params=(PLAYER_ID, PLAYER_SUBJECT, IDEMPOTENCY_KEY),
+        summary="Start a game", scopes=PLAYING, params=(PLAYER_ID, PLAYER_SUBJECT, IDEMPOTENCY_KEY, COMMAND_WAIT),
         description="The questions arrive in the request's result (`game.created`). The fields `player`, "
                     "`chat_id` and `mode` are accepted from service tokens only (422 `unknown field` otherwise).",
         body=_body({**GAME_FIELDS, **SERVICE_GAME_FIELDS}),
-        replies=(ACCEPTED, BAD_REQUEST, CONFLICT, INVALID, UNAVAILABLE),
+        replies=(SETTLED_REPLY, ACCEPTED, BAD_REQUEST, CONFLICT, INVALID, UNAVAILABLE),
     ),
     Operation(
         method="GET", path="/v1/games/{game_id}", handler=get_game, operation_id="getGame", tag="games",
@@ -632,21 +657,22 @@ OPERATIONS: list[Operation] = [
         tag="games", summary="Answer the open question", scopes=PLAYING,
         params=(GAME_ID, PLAYER_ID, PLAYER_SUBJECT, Param(
             name="Idempotency-Key", location="header", required=True, schema=IDEMPOTENCY_KEY.schema,
-            description=IDEMPOTENCY_KEY.description)),
+            description=IDEMPOTENCY_KEY.description), COMMAND_WAIT),
         description="Give exactly one of `option` and `text`.", body=_body(ANSWER_FIELDS), body_required=True,
-        replies=(ACCEPTED, BAD_REQUEST, NO_GAME, CONFLICT, INVALID, UNAVAILABLE),
+        replies=(SETTLED_REPLY, ACCEPTED, BAD_REQUEST, NO_GAME, CONFLICT, INVALID, UNAVAILABLE),
     ),
     Operation(
         method="POST", path="/v1/games/{game_id}/hints", handler=request_hint, operation_id="requestHint",
         tag="games", summary="Ask for a hint", scopes=PLAYING,
-        params=(GAME_ID, PLAYER_ID, PLAYER_SUBJECT, IDEMPOTENCY_KEY), body=_body(HINT_FIELDS), body_required=True,
-        replies=(ACCEPTED, BAD_REQUEST, NO_GAME, CONFLICT, INVALID, UNAVAILABLE),
+        params=(GAME_ID, PLAYER_ID, PLAYER_SUBJECT, IDEMPOTENCY_KEY, COMMAND_WAIT), body=_body(HINT_FIELDS),
+        body_required=True,
+        replies=(SETTLED_REPLY, ACCEPTED, BAD_REQUEST, NO_GAME, CONFLICT, INVALID, UNAVAILABLE),
     ),
     Operation(
         method="POST", path="/v1/games/{game_id}/finish", handler=finish_game, operation_id="finishGame",
         tag="games", summary="End a game now", scopes=PLAYING,
-        params=(GAME_ID, PLAYER_ID, PLAYER_SUBJECT, IDEMPOTENCY_KEY),
-        replies=(ACCEPTED, BAD_REQUEST, NO_GAME, CONFLICT, UNAVAILABLE),
+        params=(GAME_ID, PLAYER_ID, PLAYER_SUBJECT, IDEMPOTENCY_KEY, COMMAND_WAIT),
+        replies=(SETTLED_REPLY, ACCEPTED, BAD_REQUEST, NO_GAME, CONFLICT, INVALID, UNAVAILABLE),
     ),
     Operation(
         method="GET", path="/v1/requests/{request_id}", handler=get_request, operation_id="getRequest",

@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 RETRYABLE = frozenset({429, 502, 503, 504})
 MAX_ATTEMPTS = 4
 POLL_WAIT_S = 10.0
+SETTLED = frozenset({"done", "failed"})
 
 
 class RunFailed(RuntimeError):
@@ -79,7 +80,8 @@ class ApiSimulation:
 
     def __init__(self, base_url: str, credentials: dict[str, str], *, players: int, mix: Mix, limits: Limits,
                  recorder: Recorder, key: AnswerKey | None = None, seed: int | None = None,
-                 result_timeout_s: float = 30.0, http_timeout_s: float = 30.0, http_client: str = "lean") -> None:
+                 result_timeout_s: float = 30.0, http_timeout_s: float = 30.0, http_client: str = "lean",
+                 submit_wait_s: float = 0.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.players = players
@@ -91,6 +93,8 @@ class ApiSimulation:
         self.result_timeout_s = result_timeout_s
         self.http_timeout_s = http_timeout_s
         self.http_client = http_client
+        # > 0: each command asks the API to wait that long for its outcome (``?wait=``), saving the poll.
+        self.submit_wait_s = submit_wait_s
         self.run_id = uuid.uuid4().hex[:8]
         self.budget = Budget(limits)
         self.pacer = Pacer(limits.rate)
@@ -147,14 +151,22 @@ class ApiSimulation:
         return None
 
     async def _accepted(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> dict[str, Any] | None:
-        response = await self._request("POST", path, headers, json=body)
+        """POST a command: its 202 body, or with ``submit_wait_s`` possibly its settled request (200)."""
+        params = {"wait": f"{self.submit_wait_s:g}"} if self.submit_wait_s > 0 else None
+        response = await self._request("POST", path, headers, json=body, params=params)
         if response is None:
             return None
-        if response.status_code != 202:
+        if response.status_code not in {200, 202}:
             self.recorder.error(f"http_{response.status_code}:{_error_code(response)}")
             return None
         accepted: dict[str, Any] = response.json()
         return accepted
+
+    async def _settled(self, accepted: dict[str, Any], headers: dict[str, str]) -> dict[str, Any] | None:
+        """The command's outcome: already in hand when the POST waited for it, else long-polled."""
+        if accepted.get("status") in SETTLED:
+            return accepted
+        return await self._outcome(accepted["request_id"], headers)
 
     async def _outcome(self, request_id: str, headers: dict[str, str]) -> dict[str, Any] | None:
         """Long-poll the request until it is done or failed; None (counted) when it never settles."""
@@ -172,7 +184,7 @@ class ApiSimulation:
                 self.recorder.error(f"http_{response.status_code}:{_error_code(response)}")
                 return None
             body: dict[str, Any] = response.json()
-            if body["status"] in {"done", "failed"}:
+            if body["status"] in SETTLED:
                 return body
 
     # --- players ----------------------------------------------------------------------------------------
@@ -203,8 +215,9 @@ class ApiSimulation:
         accepted = await self._accepted("/v1/games", {**headers, "Idempotency-Key": f"{player_id}-g{number}"}, body)
         if accepted is None:
             return
-        self.recorder.record("create", time.monotonic() - started, at=started)
-        outcome = await self._outcome(accepted["request_id"], headers)
+        if accepted.get("status") not in SETTLED:
+            self.recorder.record("create", time.monotonic() - started, at=started)
+        outcome = await self._settled(accepted, headers)
         if outcome is None:
             return
         if outcome["status"] != "done":
@@ -247,8 +260,9 @@ class ApiSimulation:
                                             {**headers, "Idempotency-Key": f"{game_id}:{no}:{attempt}"}, body)
             if accepted is None:
                 return None
-            self.recorder.record("submit", time.monotonic() - started, at=started)
-            outcome = await self._outcome(accepted["request_id"], headers)
+            if accepted.get("status") not in SETTLED:
+                self.recorder.record("submit", time.monotonic() - started, at=started)
+            outcome = await self._settled(accepted, headers)
             if outcome is None:
                 return None
             if outcome["status"] != "done":
@@ -273,7 +287,7 @@ class ApiSimulation:
                                         {**headers, "Idempotency-Key": f"{game_id}:{no}:hint"}, {"question_no": no})
         if accepted is None:
             return
-        outcome = await self._outcome(accepted["request_id"], headers)
+        outcome = await self._settled(accepted, headers)
         if outcome is None:
             return
         if outcome["status"] != "done":

@@ -70,6 +70,7 @@ class BenchConfig:
     sessions_probe: int = 40
     sessions_budget_s: float = 300.0
     stack_log_level: str = "WARNING"
+    submit_wait_s: float = 5.0  # the simulator's players ask each command to wait for its outcome (POST ?wait=)
     skip: tuple[str, ...] = ()
 
 
@@ -97,12 +98,12 @@ def machine() -> dict[str, Any]:
 
 def simulate_api(api_url: str, credentials: dict[str, str], *, players: int, duration_s: float, questions: int,
                  rate: float | None = None, label: str = "", stack: BenchStack | None = None,
-                 http_client: str = "lean") -> dict[str, Any]:
+                 http_client: str = "lean", submit_wait_s: float = 0.0) -> dict[str, Any]:
     """One simulator run in API mode; its report with the timeline (and the CPU each process spent)."""
     recorder = Recorder(headline="result")
     simulation = ApiSimulation(api_url, credentials, players=players, mix=Mix(question_count=questions),
                                limits=Limits(duration_s=duration_s, rate=rate), recorder=recorder, seed=11,
-                               http_client=http_client)
+                               http_client=http_client, submit_wait_s=submit_wait_s)
     print(f"  {label}: {players} players, {duration_s:g} s" + (f", paced at {rate:g} answers/s" if rate else ""),
           file=sys.stderr)
     before = stack.cpu() if stack is not None else {}
@@ -110,7 +111,7 @@ def simulate_api(api_url: str, credentials: dict[str, str], *, players: int, dur
         run_loop(simulation.run())
     report = recorder.report(mode="api", config={"players": players, "duration_s": duration_s,
                                                  "questions": questions, "rate": rate, "target": api_url,
-                                                 "http_client": http_client})
+                                                 "http_client": http_client, "submit_wait_s": submit_wait_s})
     if stack is not None:
         report["cpu"] = cpu_report(before, stack.cpu(), answers=report["counts"].get("answers", 0),
                                    elapsed_s=report["duration_s"])
@@ -335,7 +336,8 @@ def pipeline_phase(config: BenchConfig, stack: BenchStack, plot_dir: Path | None
     """The API pipeline as fast as the players go, one worker."""
     print("bench: API pipeline, 1 worker", file=sys.stderr)
     report = simulate_api(stack.api_url, stack.credentials, players=config.players, duration_s=config.duration_s,
-                          questions=config.questions, label="pipeline", stack=stack)
+                          questions=config.questions, label="pipeline", stack=stack,
+                          submit_wait_s=config.submit_wait_s)
     report["worker"] = worker_figures(stack, "worker-1")
     return _keep(report, plot_dir, "pipeline")
 
@@ -345,7 +347,7 @@ def rate_phase(config: BenchConfig, stack: BenchStack, plot_dir: Path | None) ->
     print(f"bench: latency at {config.rate:g} answers/s", file=sys.stderr)
     report = simulate_api(stack.api_url, stack.credentials, players=config.rate_players,
                           duration_s=config.rate_duration_s, questions=config.questions, rate=config.rate,
-                          label="fixed rate", stack=stack)
+                          label="fixed rate", stack=stack, submit_wait_s=config.submit_wait_s)
     return _keep(report, plot_dir, "rate")
 
 
@@ -358,7 +360,8 @@ def two_workers_phase(config: BenchConfig, stack: BenchStack, plot_dir: Path | N
         simulate_api(stack.api_url, stack.credentials, players=8, duration_s=3, questions=config.questions,
                      label="settle")
         report = simulate_api(stack.api_url, stack.credentials, players=config.players, duration_s=config.duration_s,
-                              questions=config.questions, label="pipeline, 2 workers", stack=stack)
+                              questions=config.questions, label="pipeline, 2 workers", stack=stack,
+                              submit_wait_s=config.submit_wait_s)
     finally:
         stack.stop_process("worker-2")
     return _keep(report, plot_dir, "two-workers")
@@ -373,7 +376,7 @@ def measure_floors(config: BenchConfig, stack: BenchStack, plot_dir: Path | None
     stack.wait_http(f"http://127.0.0.1:{port}/v1/requests/g.1.x", 30)
     report = simulate_api(f"http://127.0.0.1:{port}", {"client_id": "floor", "client_secret": "floor"},
                           players=config.players, duration_s=config.floor_duration_s, questions=config.questions,
-                          label="HTTP floor", stack=stack)
+                          label="HTTP floor", stack=stack, submit_wait_s=config.submit_wait_s)
     stack.stop_process("floor-http")
     floors["http"] = _keep(report, plot_dir, "floor-http")
     print("bench: floor (b), broker produce -> consume", file=sys.stderr)
@@ -693,6 +696,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions-budget", type=float, default=defaults.sessions_budget_s,
                         help="seconds to open games in; the count reached is what is reported")
     parser.add_argument("--stack-log-level", default=defaults.stack_log_level)
+    parser.add_argument("--submit-wait", type=float, default=defaults.submit_wait_s,
+                        help="seconds each command waits for its outcome in the POST (0: POST, then long poll)")
     parser.add_argument("--skip", default="", help=f"comma-separated phases to skip: {', '.join(PHASES)}")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of every phase")
     parser.add_argument("--out", default="docs/benchmarks.md", help="the Markdown document ('-': stdout only)")
@@ -710,7 +715,8 @@ def main(argv: list[str] | None = None) -> int:
         broker_concurrency=args.broker_concurrency, db_answers=args.db_answers, db_batch=args.db_batch,
         telegram_players=args.telegram_players, telegram_think_ms=args.telegram_think_ms,
         telegram_duration_s=args.telegram_duration, sessions=args.sessions, sessions_rate=args.sessions_rate,
-        sessions_budget_s=args.sessions_budget, stack_log_level=args.stack_log_level, skip=skip)
+        sessions_budget_s=args.sessions_budget, stack_log_level=args.stack_log_level,
+        submit_wait_s=args.submit_wait, skip=skip)
     if args.quick:
         config = attrs.evolve(config, duration_s=5, rate_duration_s=5, floor_duration_s=4, db_answers=300,
                               telegram_duration_s=10, telegram_players=4, sessions=30, sessions_probe=5)

@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--http-client", choices=CLIENTS, default="lean",
                         help="lean: the simulator's own keep-alive HTTP/1.1 client (little CPU per request); "
                              "httpx: for https targets")
+    parser.add_argument("--submit-wait", type=float, default=0.0, metavar="SECONDS",
+                        help="api mode: ask each command to wait this long for its outcome (POST ...?wait=), one "
+                             "request per answer instead of a POST and a long poll (0: POST, then poll)")
     parser.add_argument("--result-timeout", type=_positive, default=30.0,
                         help="seconds to wait for a result (api) or a reply (telegram) before counting it lost")
     return parser
@@ -118,7 +121,8 @@ def _credentials(args: argparse.Namespace) -> dict[str, str]:
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
     keys = ("mode", "players", "duration", "games", "rate", "questions", "category", "text_fraction", "wrong_rate",
-            "hint_rate", "think_ms", "think_jitter", "seed", "group_size", "result_timeout", "http_client")
+            "hint_rate", "think_ms", "think_jitter", "seed", "group_size", "result_timeout", "http_client",
+            "submit_wait")
     config = {key: getattr(args, key) for key in keys}
     config["target"] = args.api_url if args.mode == "api" else args.standin_url
     return config
@@ -136,7 +140,7 @@ def run(args: argparse.Namespace, *, stderr: TextIO) -> dict[str, Any]:
         recorder = Recorder(headline="result")
         simulation = ApiSimulation(args.api_url, _credentials(args), players=args.players, mix=mix, limits=limits,
                                    recorder=recorder, seed=args.seed, result_timeout_s=args.result_timeout,
-                                   http_client=args.http_client)
+                                   http_client=args.http_client, submit_wait_s=max(args.submit_wait, 0.0))
         with Progress(recorder, stderr, plain_interval_s=args.progress_interval, enabled=not args.quiet):
             run_loop(simulation.run())
     else:

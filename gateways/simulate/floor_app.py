@@ -29,25 +29,34 @@ async def token(request: Request) -> Response:
     return JSONResponse({"access_token": "floor", "token_type": "Bearer", "expires_in": 3600})
 
 
+def _waited(request: Request) -> bool:
+    return float(request.query_params.get("wait", "0") or 0) > 0
+
+
 async def create_game(request: Request) -> Response:
-    """202 at once; the question count is carried in the game and request ids."""
+    """202 at once (200 with the outcome when asked to wait); the question count is carried in the ids."""
     body = await request.json()
     count = int(body.get("question_count", 5))
     game_id = f"{count}-{uuid.uuid4().hex}"
-    return _accepted(f"g.{count}.{uuid.uuid4().hex}", game_id)
+    request_id = f"g.{count}.{uuid.uuid4().hex}"
+    return _done(request_id, game_id) if _waited(request) else _accepted(request_id, game_id)
 
 
 async def submit_answer(request: Request) -> Response:
-    """202 at once; the answered question and the game's size are carried in the request id."""
+    """202 at once (200 with the verdict when asked to wait); the question and game size are in the id."""
     body = await request.json()
     game_id = request.path_params["game_id"]
     count = int(game_id.split("-", 1)[0])
-    return _accepted(f"a.{count}.{int(body['question_no'])}.{uuid.uuid4().hex}", game_id)
+    request_id = f"a.{count}.{int(body['question_no'])}.{uuid.uuid4().hex}"
+    return _done(request_id, game_id) if _waited(request) else _accepted(request_id, game_id)
 
 
 async def get_request(request: Request) -> Response:
     """Done at once: the game's questions, or a verdict."""
-    request_id = request.path_params["request_id"]
+    return _done(request.path_params["request_id"], None)
+
+
+def _done(request_id: str, game_id: str | None) -> JSONResponse:
     kind, count, *rest = request_id.split(".")
     total = int(count)
     if kind == "g":
@@ -58,7 +67,8 @@ async def get_request(request: Request) -> Response:
         no = int(rest[0])
         result = {"type": "answer.evaluated", "question_no": no, "verdict": "correct", "points": 100,
                   "score": 100 * (no + 1), "next_question_no": no + 1 if no + 1 < total else None}
-    return JSONResponse({"request_id": request_id, "kind": kind, "status": "done", "result": result, "error": None})
+    return JSONResponse({"request_id": request_id, "kind": kind, "status": "done", "game_id": game_id,
+                         "result": result, "error": None})
 
 
 def create_app() -> Starlette:

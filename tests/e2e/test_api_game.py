@@ -127,3 +127,48 @@ def test_true_false_game_asks_statements(platform, api_client, e2e_env, platform
     result = _result(base, headers, answer.json()["request_id"])
     assert (result["verdict"] == "correct") == (rows[0].answer == "True")
     assert result["correct_answer"] == rows[0].answer
+
+
+def test_commands_can_wait_for_their_outcome_in_one_call(platform, api_client, e2e_env, platform_db):
+    """``?wait=N`` on a command: 200 with the settled request (as GET /v1/requests gives it), no poll needed."""
+    base = e2e_env["API_URL"]
+    headers = {"Authorization": f"Bearer {_token(base, api_client)}", "X-Player-Id": "walter"}
+    # A malformed wait is refused before anything is recorded.
+    refused = requests.post(f"{base}/v1/games", params={"wait": "soon"}, json={"question_count": 2},
+                            headers={**headers, "Idempotency-Key": "g-bad"}, timeout=10)
+    assert refused.status_code == 422, refused.text
+    with platform_db.connection_context():
+        assert not RequestStatus.select().where(RequestStatus.idempotency_key == "g-bad").exists()
+
+    created = requests.post(f"{base}/v1/games", params={"wait": 10}, json={"question_count": 2},
+                            headers={**headers, "Idempotency-Key": "g-1"}, timeout=15)
+    assert created.status_code == 200, created.text
+    game = created.json()
+    assert game["status"] == "done" and game["kind"] == "game.create"
+    assert created.headers["Location"] == f"/v1/requests/{game['request_id']}"
+    assert [q["no"] for q in game["result"]["questions"]] == [0, 1]
+    game_id = game["game_id"]
+
+    for no in range(2):
+        answered = requests.post(f"{base}/v1/games/{game_id}/answers", params={"wait": 10},
+                                 json={"question_no": no, "option": 0},
+                                 headers={**headers, "Idempotency-Key": f"w-{no}"}, timeout=15)
+        assert answered.status_code == 200, answered.text
+        view = answered.json()
+        # The view the POST gave is exactly the stored one.
+        polled = requests.get(f"{base}/v1/requests/{view['request_id']}", headers=headers, timeout=10).json()
+        assert view == polled
+        assert view["result"]["type"] == "answer.evaluated" and view["result"]["question_no"] == no
+        # Repeating the command with its key answers with the same settled request at once.
+        again = requests.post(f"{base}/v1/games/{game_id}/answers", params={"wait": 10},
+                              json={"question_no": no, "option": 0},
+                              headers={**headers, "Idempotency-Key": f"w-{no}"}, timeout=15)
+        assert again.status_code == 200 and again.json() == view
+
+    # A refused command settles as failed: 200 with the error, the same as a poll would show.
+    late = requests.post(f"{base}/v1/games/{game_id}/answers", params={"wait": 10}, json={"question_no": 0,
+                         "option": 1}, headers={**headers, "Idempotency-Key": "w-late"}, timeout=15)
+    assert late.status_code == 200, late.text
+    assert late.json()["status"] == "failed" and late.json()["error"]["code"] == "game_over"
+    with platform_db.connection_context():
+        assert Answer.select().where(Answer.game == game_id).count() == 2
