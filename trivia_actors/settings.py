@@ -55,6 +55,7 @@ class Settings:
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: str | None = attrs.field(default=None, repr=False)
     telegram_webhook_listen: str = "0.0.0.0:8443"
+    telegram_global_rate: int = 30  # calls per second over all chats (Telegram's free ceiling)
     deepseek_api_key: str | None = attrs.field(default=None, repr=False)
     deepseek_base_url: str = "https://api.deepseek.com"
     deepseek_model: str = "deepseek-chat"
@@ -158,6 +159,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         telegram_webhook_url=_opt(env, "TELEGRAM_WEBHOOK_URL"),
         telegram_webhook_secret=_opt(env, "TELEGRAM_WEBHOOK_SECRET"),
         telegram_webhook_listen=_str(env, "TELEGRAM_WEBHOOK_LISTEN", defaults.telegram_webhook_listen),
+        telegram_global_rate=_int(env, "TELEGRAM_GLOBAL_RATE", defaults.telegram_global_rate),
         deepseek_api_key=_opt(env, "DEEPSEEK_API_KEY"),
         deepseek_base_url=_str(env, "DEEPSEEK_BASE_URL", defaults.deepseek_base_url).rstrip("/"),
         deepseek_model=_str(env, "DEEPSEEK_MODEL", defaults.deepseek_model),
@@ -199,4 +201,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError("DEEPSEEK_DAILY_QUOTA must be 0 or more")
     if settings.telegram_webhook_url and not settings.telegram_webhook_secret:
         raise SettingsError("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_WEBHOOK_URL is set")
+    if not 1 <= settings.telegram_global_rate <= 1000:
+        raise SettingsError("TELEGRAM_GLOBAL_RATE must be between 1 and 1000 calls per second")
     return settings

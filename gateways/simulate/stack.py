@@ -219,8 +219,13 @@ class BenchStack:
             process.kill()
             process.wait(timeout=5)
 
-    def start_telegram(self, *, question_time_limit_s: int = 300, flood_limits: bool = True) -> str:
-        """The stand-in and one telebot (long question timers so games stay open); the stand-in's URL."""
+    def start_telegram(self, *, question_time_limit_s: int = 300, flood_limits: bool = True,
+                       telegram_rate: int | None = None) -> str:
+        """The stand-in and one telebot (long question timers so games stay open); the stand-in's URL.
+
+        ``telegram_rate`` raises the telebot's overall calls per second (TELEGRAM_GLOBAL_RATE); use it with
+        ``flood_limits=False`` where Telegram's own ceiling is not what is measured.
+        """
         port = free_port()
         self.standin_url = f"http://127.0.0.1:{port}"
         args = ["--port", str(port), "--log-level", "warning"] + (["--flood-limits"] if flood_limits else [])
@@ -230,7 +235,8 @@ class BenchStack:
         self.ops_ports["telebot"] = ops
         self.start_process("telebot", "gateways.telegram.main",
                            env={"TELEGRAM_API_BASE_URL": f"{self.standin_url}/bot", "OPS_PORT": str(ops),
-                                "QUESTION_TIME_LIMIT": str(question_time_limit_s)})
+                                "QUESTION_TIME_LIMIT": str(question_time_limit_s),
+                                **({"TELEGRAM_GLOBAL_RATE": str(telegram_rate)} if telegram_rate else {})})
         self.wait_http(f"http://127.0.0.1:{ops}/readyz", 90)
         return self.standin_url
 

@@ -21,7 +21,7 @@ from gateways.process import start_process
 from gateways.telegram.api_client import HttpGameApi
 from gateways.telegram.bot import BotHandlers
 from gateways.telegram.commands import KafkaCommandSink
-from gateways.telegram.outbox import TelegramOutbox
+from gateways.telegram.outbox import FloodLimits, TelegramOutbox
 from gateways.telegram.reads import GameReads
 from gateways.telegram.webhook import create_webhook_app
 from schema.db import DatabaseUnavailable, bind_database, wait_for_database
@@ -104,7 +104,8 @@ async def run(settings: Settings) -> int:
         if poll_id is not None and manager_ref:
             manager_ref[0].tell(PollSent(chat_id=op.chat_id, key=op.key, poll_id=poll_id))
 
-    outbox = TelegramOutbox(application.bot, LoopBridge(loop), on_sent=on_sent)
+    outbox = TelegramOutbox(application.bot, LoopBridge(loop), on_sent=on_sent,
+                            limits=FloodLimits(global_per_second=settings.telegram_global_rate))
     # Calls decided before a restart but not yet made go first, with the message ids they may edit.
     pending: list[OutboundOp] = await _ask(store, "load_pending")
     outbox.message_ids.update(await _ask(store, ("message_ids", sorted({op.chat_id for op in pending}))))
