@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import types
 import typing
 import uuid
@@ -407,6 +408,17 @@ def from_dict(document: Any) -> Envelope:
     )
 
 
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
 def decode(raw: bytes | None) -> Envelope:
     """Parse event bytes; raise :class:`EventDecodeError` (and only that) when they are not valid."""
     if raw is None:
@@ -418,7 +430,8 @@ def decode(raw: bytes | None) -> Envelope:
     except UnicodeDecodeError:
         raise EventDecodeError("not valid UTF-8") from None
     try:
-        document = json.loads(text)
+        # Strict JSON: NaN, Infinity and numbers that overflow a float are refused, not turned into inf/nan.
+        document = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, RecursionError) as exc:  # incl. integers over Python's 4,300-digit limit
         raise EventDecodeError(f"not valid JSON: {type(exc).__name__}") from None
     try:

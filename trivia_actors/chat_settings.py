@@ -46,7 +46,7 @@ class ChatSettings:
         raw = value.strip().lower()
         if name in {"questions", "timer", "idle_stop", "hint_penalty"}:
             bounds = {"questions": (1, 20), "timer": (10, 120), "idle_stop": (0, 10), "hint_penalty": (0, 100)}[name]
-            if not raw.isdigit() or not bounds[0] <= int(raw) <= bounds[1]:
+            if not (raw.isascii() and raw.isdigit()) or not bounds[0] <= int(raw) <= bounds[1]:
                 raise SettingError(f"{name} must be a whole number from {bounds[0]} to {bounds[1]}")
             changes: dict[str, Any] = {name: int(raw)}
             return attrs.evolve(self, **changes)

@@ -127,7 +127,7 @@ class Standings:
 
 def _telegram_id(subject: str) -> int | None:
     prefix, _, rest = subject.partition(":")
-    return int(rest) if prefix == "tg" and rest.isdigit() else None
+    return int(rest) if prefix == "tg" and rest.isascii() and rest.isdigit() else None
 
 
 def _naive_utc(value: str) -> dt.datetime:

@@ -193,7 +193,7 @@ class SessionManagerActor(pykka.ThreadingActor):
         chat_id, key = target
         tag, _, number = key.partition(":p:")
         session = self._session(chat_id)
-        if session is not None and number.isdigit():
+        if session is not None and number.isascii() and number.isdigit():
             session.tell(AnswerGiven(chat_id=chat_id, player=message.player, game_tag=tag, question_no=int(number),
                                      option=message.option_ids[0], update_id=message.update_id))
 

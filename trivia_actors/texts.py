@@ -68,6 +68,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "settings_usage": "Usage: <code>/settings NAME VALUE</code>, e.g. <code>/settings mode all</code>",
         "settings_admins_only": "Only chat admins can change the settings.",
         "start_failed": "😕 Could not start a game: {reason}",
+        "unavailable": "😕 The game service is busy right now. Please try again in a minute.",
         "answer_failed": "😕 That answer was not accepted: {reason}",
         "unknown_category": "Unknown category <b>{category}</b>. See /categories.",
     }
@@ -75,12 +76,37 @@ CATALOG: dict[str, dict[str, str]] = {
 
 
 def render(key: str, language: str = "en", **values: Any) -> str:
-    """The text for ``key`` in ``language`` (English fallback), values HTML-escaped, cut to Telegram's limit."""
+    """The text for ``key`` in ``language`` (English fallback), values HTML-escaped, within Telegram's limit.
+
+    Telegram counts a message's length after parsing its HTML, so the values are shortened (the longest
+    first, ending in "…") before they are escaped: the cut never splits an entity or a tag.
+    """
     table = CATALOG.get(language) or CATALOG["en"]
     template = table.get(key) or CATALOG["en"][key]
-    escaped = {name: html.escape(str(value), quote=False) for name, value in values.items()}
-    text = template.format(**escaped)
-    return text if len(text) <= TELEGRAM_TEXT_LIMIT else text[: TELEGRAM_TEXT_LIMIT - 1] + "…"
+    plain = {name: str(value) for name, value in values.items()}
+    room = TELEGRAM_TEXT_LIMIT - _units(template.format(**dict.fromkeys(plain, "")))
+    fitted = _fit(plain, max(room, 0))
+    return template.format(**{name: html.escape(value, quote=False) for name, value in fitted.items()})
+
+
+def _fit(values: dict[str, str], room: int) -> dict[str, str]:
+    """``values`` with the longest shortened (ending in "…") until all together fit in ``room`` characters
+    (counted as Telegram counts them, in UTF-16 code units)."""
+    fitted = dict(values)
+    excess = sum(map(_units, fitted.values())) - room
+    while excess > 0 and fitted:
+        name = max(fitted, key=lambda n: len(fitted[n]))
+        value = fitted[name]
+        if not value:
+            break
+        keep = max(len(value) - excess - 1, 0)
+        fitted[name] = value[:keep] + "…"
+        excess = sum(map(_units, fitted.values())) - room
+    return fitted
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
 
 
 def raw(key: str, language: str = "en", **values: Any) -> str:

@@ -91,7 +91,7 @@ class ApiMiddleware:
             return message
 
         declared = headers.get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             # Refused before routing: the body is never read.
             await _too_large().response()(scope, receive, send_wrapper)
             HTTP_REQUESTS.labels("unmatched", "413").inc()

@@ -78,7 +78,7 @@ PLAYING = ("player", "service")
 async def read_json(request: Request) -> Any:
     """The JSON body, bounded in size (the middleware also refuses oversized bodies up front)."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > v.MAX_BODY_BYTES:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > v.MAX_BODY_BYTES:
         raise ApiError(413, "payload_too_large", f"request body exceeds {v.MAX_BODY_BYTES} bytes")
     chunks: list[bytes] = []
     size = 0
@@ -473,7 +473,7 @@ async def leaderboard(request: Request, principal: Principal) -> Response:
     context = context_of(request)
     query = request.query_params
     raw_limit = query.get("limit", str(LEADERBOARD_DEFAULT_LIMIT))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= LEADERBOARD_MAX_LIMIT:
+    if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= LEADERBOARD_MAX_LIMIT:
         raise _invalid_query("limit", f"must be an integer between 1 and {LEADERBOARD_MAX_LIMIT}")
     limit = int(raw_limit)
     scope_raw, period_raw, cursor_raw = query.get("scope"), query.get("period"), query.get("cursor")

@@ -85,7 +85,7 @@ class ApiClientActor(pykka.ThreadingActor):
                 if response.status_code not in RETRY_STATUSES:
                     return last
                 retry_after = response.headers.get("Retry-After", "")
-                if retry_after.isdigit():
+                if retry_after.isascii() and retry_after.isdigit():
                     delay = max(delay, float(retry_after))
             if time.monotonic() + delay > deadline:
                 return last

@@ -37,7 +37,7 @@ from trivia_actors.session_messages import (
     StopGame,
     TextGiven,
 )
-from trivia_actors.session_store import SaveChatSettings
+from trivia_actors.session_store import Claim, SaveChatSettings
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def parse_play_args(
     count = default_count
     words: list[str] = []
     for arg in args:
-        if arg.isdigit():
+        if arg.isascii() and arg.isdigit():
             count = max(1, min(int(arg), MAX_QUESTIONS))
         else:
             words.append(arg)
@@ -111,24 +111,37 @@ class BotHandlers:
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         TELEGRAM_UPDATES.labels("start").inc()
         if update.effective_message is not None:
-            self._reply(update, texts.render("welcome"))
+            await self._reply(update, texts.render("welcome"))
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         TELEGRAM_UPDATES.labels("help").inc()
         if update.effective_message is not None:
-            self._reply(update, texts.render("help"))
+            await self._reply(update, texts.render("help"))
 
     async def list_categories(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         TELEGRAM_UPDATES.labels("categories").inc()
         lines = "\n".join(f"• {title} — <code>/play {slug}</code>" for slug, title in sorted(self.categories.items()))
         if update.effective_message is not None:
-            self._reply(update, texts.raw("categories", lines=lines))
+            await self._reply(update, texts.raw("categories", lines=lines))
 
-    def _reply(self, update: Update, text: str) -> None:
-        """Answer a command through the outbox, so every reply keeps the chat's order and Telegram's limits."""
-        if update.effective_chat is not None:
-            self.outbox.deliver([OutboundOp(kind="send", chat_id=update.effective_chat.id,
-                                            key=f"cmd:{update.update_id}", text=text)])
+    async def _reply(self, update: Update, text: str) -> None:
+        """Answer a command through the outbox (the chat's order and Telegram's limits kept), once per update:
+        Telegram redelivers updates a crashed bot did not confirm, and a replayed command is not answered again."""
+        if update.effective_chat is None or not await self._first_reply(update.update_id):
+            return
+        self.outbox.deliver([OutboundOp(kind="send", chat_id=update.effective_chat.id,
+                                        key=f"cmd:{update.update_id}", text=text)])
+
+    async def _first_reply(self, update_id: int) -> bool:
+        if self.store is None:
+            return True
+        store = self.store
+        try:
+            return bool(await asyncio.to_thread(lambda: store.ask(Claim(key=f"tg-reply:{update_id}"), timeout=10)))
+        except Exception as exc:  # noqa: BLE001 - the store is down: answering twice beats not answering
+            logger.warning("update %d: could not check for a replay (%s); answering it", update_id,
+                           type(exc).__name__)
+            return True
 
     async def _chat_settings(self, chat_id: int) -> ChatSettings:
         if self.store is None:
@@ -138,6 +151,15 @@ class BotHandlers:
             lambda: store.ask(("chat_settings", chat_id), timeout=10)
         ))
         return ChatSettings.from_dict({**self.defaults.to_dict(), **(document or {})})
+
+    async def _settings_or_apology(self, update: Update, chat_id: int) -> ChatSettings | None:
+        """The chat's settings; None, after telling the chat to try again, while the store cannot be read."""
+        try:
+            return await self._chat_settings(chat_id)
+        except Exception as exc:  # noqa: BLE001 - the store (database) is down: say so, start nothing
+            logger.warning("chat %s: settings unreadable (%s); asked to retry", chat_id, type(exc).__name__)
+            await self._reply(update, texts.render("unavailable"))
+            return None
 
     async def _is_admin(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
         chat, user = update.effective_chat, update.effective_user
@@ -151,7 +173,9 @@ class BotHandlers:
         chat = update.effective_chat
         if chat is None or update.effective_user is None or update.effective_message is None:
             return
-        chat_settings = await self._chat_settings(chat.id)
+        chat_settings = await self._settings_or_apology(update, chat.id)
+        if chat_settings is None:
+            return
         raw_args = list(context.args or [])
         topic = None
         if raw_args and raw_args[0].lower().startswith("topic:"):
@@ -160,7 +184,7 @@ class BotHandlers:
             raw_args = []
         category, count, unknown = parse_play_args(raw_args, self.categories, chat_settings.questions)
         if unknown is not None:
-            self._reply(update, texts.render("unknown_category", category=unknown))
+            await self._reply(update, texts.render("unknown_category", category=unknown))
             return
         group = chat.type in {ChatType.GROUP, ChatType.SUPERGROUP}
         self.manager.tell(StartGame(
@@ -178,28 +202,30 @@ class BotHandlers:
         chat, message = update.effective_chat, update.effective_message
         if chat is None or message is None:
             return
-        current = await self._chat_settings(chat.id)
+        current = await self._settings_or_apology(update, chat.id)
+        if current is None:
+            return
         args = list(context.args or [])
         if not args:
-            self._reply(update, texts.render("settings", lines=current.describe()))
+            await self._reply(update, texts.render("settings", lines=current.describe()))
             return
         if not await self._is_admin(update, context):
-            self._reply(update, texts.render("settings_admins_only"))
+            await self._reply(update, texts.render("settings_admins_only"))
             return
         if len(args) < 2:
-            self._reply(update, texts.render("settings_usage"))
+            await self._reply(update, texts.render("settings_usage"))
             return
         try:
             changed = current.change(args[0].lower(), " ".join(args[1:]), self.categories)
         except SettingError as exc:
-            self._reply(update, texts.render("settings_invalid", reason=str(exc)))
+            await self._reply(update, texts.render("settings_invalid", reason=str(exc)))
             return
         if self.store is not None:
             store = self.store
             await asyncio.to_thread(
                 lambda: store.ask(SaveChatSettings(chat_id=chat.id, settings=changed.to_dict()), timeout=10)
             )
-        self._reply(update, texts.render("settings_saved", lines=changed.describe()))
+        await self._reply(update, texts.render("settings_saved", lines=changed.describe()))
 
     async def hint(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         TELEGRAM_UPDATES.labels("hint").inc()
@@ -279,7 +305,7 @@ class BotHandlers:
         try:
             text, keyboard = await self._board(chat.id, scope_code, period, 1)
         except ReadsUnavailable as exc:
-            self._reply(update, texts.render("reads_failed", reason=str(exc)))
+            await self._reply(update, texts.render("reads_failed", reason=str(exc)))
             return
         self.outbox.deliver([OutboundOp(kind="send", chat_id=chat.id, key=f"cmd:{update.update_id}", text=text,
                                         keyboard=keyboard)])
@@ -312,13 +338,13 @@ class BotHandlers:
         try:
             stats = await self.reads.player_stats(user.id)
         except ReadsUnavailable as exc:
-            self._reply(update, texts.render("reads_failed", reason=str(exc)))
+            await self._reply(update, texts.render("reads_failed", reason=str(exc)))
             return
         if not stats:
-            self._reply(update, texts.render("stats_none"))
+            await self._reply(update, texts.render("stats_none"))
             return
         average = stats.get("average_response_ms")
-        self._reply(update, texts.render(
+        await self._reply(update, texts.render(
             "stats", name=user.full_name, games=stats["games"], answers=stats["answers"],
             accuracy=round(100 * float(stats["accuracy"])), streak=stats["best_streak"],
             speed="—" if average is None else f"{average / 1000:.1f} s", points=stats["total_points"]))

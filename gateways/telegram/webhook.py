@@ -27,6 +27,13 @@ MAX_UPDATE_BYTES = 1_000_000
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name, not a secret
 
 
+def _parse_update(body: bytes, application: Application[Any, Any, Any, Any, Any, Any]) -> Update:
+    document = json.loads(body)
+    if not isinstance(document, dict) or not isinstance(document.get("update_id"), int):
+        raise ValueError("an update is a JSON object with an integer update_id")
+    return Update.de_json(document, application.bot)
+
+
 def create_webhook_app(application: Application[Any, Any, Any, Any, Any, Any], *, path: str,
                        secret: str) -> Starlette:
     """The ASGI app receiving updates at ``path``."""
@@ -43,8 +50,12 @@ def create_webhook_app(application: Application[Any, Any, Any, Any, Any, Any], *
             return JSONResponse({"error": {"code": "payload_too_large", "message": "update too large"}},
                                 status_code=413)
         try:
-            update = Update.de_json(json.loads(body), application.bot)
-        except (ValueError, TypeError, KeyError):
+            update = _parse_update(body, application)
+        # PTB's parsing of an untrusted document raises whatever its fields meet (AttributeError on a list where
+        # an object belongs, OverflowError or OSError on an absurd date, RecursionError on deep nesting...):
+        # every one of them means the same thing here, a malformed update, refused with 400.
+        except Exception as exc:  # noqa: BLE001 - see above; the error is answered and logged, not swallowed
+            logger.warning("webhook: refused a malformed update (%d bytes): %s", len(body), type(exc).__name__)
             return JSONResponse({"error": {"code": "invalid_update", "message": "not a Telegram update"}},
                                 status_code=400)
         await application.update_queue.put(update)

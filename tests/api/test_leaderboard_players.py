@@ -142,3 +142,12 @@ def test_player_stats_are_computed_from_games_and_answers(harness: ApiHarness) -
     assert body["stats"] == {"games": 2, "answers": 4, "correct": 2, "accuracy": 0.5, "best_streak": 4,
                              "average_response_ms": 2000, "total_points": 250}
     assert api.get("/v1/players/dora/stats", headers=headers).json() == body
+
+
+def test_numbers_that_only_look_like_digits_are_refused_not_crashed_on(harness: ApiHarness) -> None:
+    api = harness.start()
+    headers = harness.bearer(api, harness.new_client("player"))
+    for limit in ("²", "١٢", "0", "-1", "1e3"):  # a superscript and Arabic-Indic digits pass str.isdigit()
+        response = api.get("/v1/leaderboard", params={"limit": limit}, headers=headers)
+        assert response.status_code == 422, (limit, response.text)
+        assert response.json()["error"]["code"] == "validation_error"

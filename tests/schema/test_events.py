@@ -65,6 +65,9 @@ def _mutated(**changes) -> bytes:
         (b"{" * 100_000, "not valid JSON"),
         (b"x" * 1_000_001, "exceeds"),
         (b"[" + b"9" * 5000 + b"]", "not valid JSON"),  # over Python's 4,300-digit integer limit
+        (b'{"v": NaN}', "not valid JSON"),  # not JSON at all, though Python's parser takes it by default
+        (b'{"v": -Infinity}', "not valid JSON"),
+        (b'{"v": 1e999}', "not valid JSON"),  # a float that overflows to inf
         (_mutated(v=2), "unsupported version 2"),
         (_mutated(type="answer.teleport"), "unknown type"),
         (_mutated(extra=1), "unknown field 'extra'"),
