@@ -533,6 +533,8 @@ class GameSessionActor(pykka.ThreadingActor):
                 reveal += texts.render("your_answer", given=payload.given).lstrip("\n") + "\n"
             key = payload.verdict if payload.verdict in {"late", "timeout"} else "incorrect"
             reveal += texts.render(key, answer=payload.correct_answer, score=payload.score)
+        if payload.judged_by == "deepseek" and payload.reason:
+            reveal += texts.render("judged_by_ai", reason=payload.reason)
         if payload.explanation:
             reveal += texts.render("explanation", explanation=payload.explanation)
         if state.is_group and state.scoreboard:

@@ -35,6 +35,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "timeout": "⌛ <b>Time's up!</b> The answer is <b>{answer}</b>.\nTotal: {score}",
         "close": "🤏 <b>Close!</b> Try again.",
         "explanation": "\n💡 {explanation}",
+        "judged_by_ai": "\n🤖 Judged by AI: {reason}",
         "your_answer": "\nYour answer: {given}",
         "summary": (
             "🏁 <b>Game over!</b>\nScore: <b>{score}</b>\nCorrect: {correct}/{total}\nBest streak: {streak}\n\n"

@@ -157,3 +157,19 @@ def test_a_restored_session_past_its_deadline_times_out_at_once():
         assert [t["question_no"] for t in commands.timeouts] == [0]
     finally:
         ref.stop()
+
+
+def test_an_answer_judged_by_ai_shows_why(session):
+    import attrs
+
+    ref, outbox, _api, _ = session
+    ref.tell(StartGame(chat_id=42, player=PLAYER, category=None, question_count=1, update_id=1))
+    ref.tell(_result(ev.GameCreated(question_count=1, time_limit_s=30, questions=_questions(1))))
+    outbox.wait_for(2)
+    judged = attrs.evolve(_evaluated(0, "correct", 900, 900, None), judged_by="deepseek",
+                          reason="Tchaikovsky <names> the composer")
+    ref.tell(_result(judged, request_id="r-ai"))
+    calls = outbox.wait_for(3)
+    assert "🤖 Judged by AI: Tchaikovsky &lt;names&gt; the composer" in calls[2][3]
+    local = [c for c in calls if "Judged by AI" in c[3]]
+    assert len(local) == 1
