@@ -456,7 +456,9 @@ def floor_table(results: dict[str, Any]) -> tuple[list[str], float | None]:
     rows: list[tuple[str, float, str]] = []
     if "http" in floors:
         rows.append(("(a) HTTP: no-op app, same uvicorn settings and load generator",
-                     floors["http"]["throughput"]["answers_per_s"], "answers/s (2 requests each)"))
+                     floors["http"]["throughput"]["answers_per_s"],
+                     "answers/s (one POST each)" if floors["http"]["config"].get("submit_wait_s")
+                     else "answers/s (2 requests each)"))
     if "broker" in floors:
         rows.append(("(b) broker: produce (acks=all, wait) -> consume; an answer makes 2 trips",
                      floors["broker"]["round_trips_per_s"] / 2,

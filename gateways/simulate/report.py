@@ -18,9 +18,9 @@ from typing import Any
 # Steps, in the order reports list them.
 STEP_DESCRIPTIONS = {
     "submit": "POST answer -> 202",
-    "result": "POST answer -> result (long poll)",
+    "result": "POST answer -> result (in the POST with ?wait=, else its long poll)",
     "create": "POST game -> 202",
-    "created": "POST game -> questions (long poll)",
+    "created": "POST game -> questions (in the POST with ?wait=, else its long poll)",
     "hint": "POST hint -> hint (long poll)",
     "reply": "answer in Telegram -> bot's reply",
     "question": "/play in Telegram -> first question",
