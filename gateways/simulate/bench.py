@@ -68,7 +68,7 @@ class BenchConfig:
     sessions: int = 10_000
     sessions_rate: float = 60.0
     sessions_probe: int = 40
-    sessions_budget_s: float = 300.0
+    sessions_budget_s: float = 600.0
     stack_log_level: str = "WARNING"
     submit_wait_s: float = 5.0  # the simulator's players ask each command to wait for its outcome (POST ?wait=)
     skip: tuple[str, ...] = ()
