@@ -39,7 +39,13 @@ from gateways.simulate.players import Limits, Mix, Pacer
 from gateways.simulate.progress import Progress
 from gateways.simulate.report import Recorder, markdown, summarize
 from gateways.simulate.stack import DEFAULT_ADMIN_URL, BenchStack, StackError, proc_status
-from gateways.simulate.telegram_mode import AsyncStandin, ChatReader, TelegramSimulation, is_question
+from gateways.simulate.telegram_mode import (
+    AsyncStandin,
+    ChatReader,
+    StandinUnavailable,
+    TelegramSimulation,
+    is_question,
+)
 from schema.db import bind_database
 from trivia_actors.settings import load_settings
 
@@ -237,13 +243,18 @@ async def hold_sessions(standin_url: str, telebot_pid: int, *, count: int, rate:
             nonlocal lost
             async with gate_probe:
                 reader = ChatReader(standin, chat)
-                question = await reader.next(is_question, 5.0)
+                question = None  # the chat's latest question: a timer may have moved the game on
+                while (item := await reader.next(is_question, 0.5)) is not None:
+                    question = item
                 if question is None:
                     lost += 1
                     return
                 button = question["buttons"][0][0]
                 tapped = time.monotonic()
-                await standin.click(chat, chat, int(question["message_id"]), str(button["callback_data"]))
+                try:
+                    await standin.click(chat, chat, int(question["message_id"]), str(button["callback_data"]))
+                except StandinUnavailable:
+                    return  # its timer closed the question between the read and the tap: not an answer
                 reply = await reader.next(lambda m: m.get("kind") == "edit"
                                           and m.get("message_id") == question["message_id"], 60.0)
                 if reply is None:
@@ -565,7 +576,9 @@ def render(results: dict[str, Any], *, notes: str) -> str:
         "# Benchmarks",
         "",
         f"Written by `scripts/bench` on {results['started_at']} (the run took {results['seconds'] / 60:.1f} min). "
-        "Rerun it to refresh every number here; `scripts/bench --help` lists the sizes.",
+        "Rerun it to refresh every number here; `scripts/bench --help` lists the sizes."
+        + "".join(f" The {name} phase is from the run of {phase['reused_from']} (`--reuse`)."
+                  for name, phase in results.items() if isinstance(phase, dict) and "reused_from" in phase),
         "",
         f"Machine: **{m['cores']} cores** ({m['cpu'] or 'unknown CPU'}), {m['memory_gib']} GiB, Python "
         f"{m['python']}, {m['platform']}. Load average before the run {_loads(m['load_average'])}, after "
@@ -711,6 +724,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--submit-wait", type=float, default=defaults.submit_wait_s,
                         help="seconds each command waits for its outcome in the POST (0: POST, then long poll)")
     parser.add_argument("--skip", default="", help=f"comma-separated phases to skip: {', '.join(PHASES)}")
+    parser.add_argument("--reuse", metavar="JSON", help="take the skipped phases from an earlier run's results")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of every phase")
     parser.add_argument("--out", default="docs/benchmarks.md", help="the Markdown document ('-': stdout only)")
     parser.add_argument("--json-out", default="var/bench/results.json")
@@ -737,6 +751,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
     signal.signal(signal.SIGTERM, _terminate)
     results = run_bench(config, log_dir=Path(args.log_dir), plot_dir=Path(args.plot_dir) if args.plot_dir else None)
+    if args.reuse:
+        # Phases skipped in this run keep their figures from an earlier run's JSON (said so in the document).
+        earlier = json.loads(Path(args.reuse).read_text(encoding="utf-8"))
+        for name in skip:
+            if name in earlier:
+                results[name] = {**earlier[name], "reused_from": earlier.get("started_at", args.reuse)}
     Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json_out).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     document = render(results, notes=NOTES)
