@@ -690,7 +690,8 @@ def _sessions_text(sessions: dict[str, Any]) -> list[str]:
                       f"{fit['intercept_mib']:.0f} MiB. **Extrapolated** (not measured) to 10,000 open games: "
                       f"{fit['projected_10000_mib']:.0f} MiB."]
     lines += ["", f"Answer -> reply while they are held ({probe['answers']} of them answered, "
-                  f"{probe['lost']} lost): p50 {_ms(probe['reply_ms'], 'p50')} ms, p99 {_ms(probe['reply_ms'], 'p99')} "
+                  f"{probe['lost']} without a reply within 60 s): p50 {_ms(probe['reply_ms'], 'p50')} ms, "
+                  f"p99 {_ms(probe['reply_ms'], 'p99')} "
                   f"ms, max {_ms(probe['reply_ms'], 'max')} ms.", "",
               "| t (s) | games open | RSS MiB | threads |", "|---:|---:|---:|---:|"]
     for point in sessions["samples"][:: max(1, len(sessions["samples"]) // 12)]:

@@ -21,6 +21,11 @@ on this box it is not met, and it would take roughly 8 such machines' worth of c
   pipeline, and the in-process floor (worker code without Kafka and HTTP) is the closest to it.
 - Telegram mode holds Telegram's ceiling (about 27 calls/s of the 30 allowed: the windows are sliding and each
   call counts from when its answer is back) with zero 429s since the outbox counts calls at completion.
+- Held games: memory is not the limit (about 14 KiB per open game, under 300 MiB for 10,000), threads are. A
+  live session is a pykka thread plus a timer thread; while games open faster than the 60 s passivation
+  retires them, the telebot runs thousands of threads, its CPU caps the ramp at 15-30 games/s, and when the
+  first games' timers fire together replies fall a minute behind. Sessions as tasks on one asyncio loop (or
+  actors on a shared pool with a timer wheel) is the change that would fix it.
 
 ## What each change bought (measured with the profiling runs of this session, 2 idle cores)
 

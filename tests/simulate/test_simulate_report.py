@@ -79,7 +79,7 @@ def test_recorder_report_counts_throughput_errors_and_steps():
     assert report["latency_ms"]["result"]["p50"] == pytest.approx(25.0)
     assert report["latency_ms"]["result"]["max"] == pytest.approx(40.0)
     text = markdown(report)
-    assert "| result | POST answer -> result (long poll) | 4 | 25.00 |" in text
+    assert "| result | POST answer -> result (in the POST with ?wait=, else its long poll) | 4 | 25.00 |" in text
     assert "| http_503 | 2 |" in text
 
 
