@@ -16,7 +16,7 @@ import logging
 import random
 import time
 import uuid
-from typing import Any
+from typing import Any, TypeGuard
 
 from gateways.simulate.http import HttpClient, HttpResponse, HttpTimeout, HttpTransportError, make_client
 from gateways.simulate.players import AnswerKey, Budget, Limits, Mix, Pacer
@@ -162,6 +162,15 @@ class ApiSimulation:
         accepted: dict[str, Any] = response.json()
         return accepted
 
+    def _done(self, outcome: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
+        """True if ``outcome`` is a command done; a failed one is counted by its code (None was counted already)."""
+        if outcome is None:
+            return False
+        if outcome["status"] != "done":
+            self.recorder.error(f"failed:{(outcome.get('error') or {}).get('code', 'unknown')}")
+            return False
+        return True
+
     async def _settled(self, accepted: dict[str, Any], headers: dict[str, str]) -> dict[str, Any] | None:
         """The command's outcome: already in hand when the POST waited for it, else long-polled."""
         if accepted.get("status") in SETTLED:
@@ -218,10 +227,7 @@ class ApiSimulation:
         if accepted.get("status") not in SETTLED:
             self.recorder.record("create", time.monotonic() - started, at=started)
         outcome = await self._settled(accepted, headers)
-        if outcome is None:
-            return
-        if outcome["status"] != "done":
-            self.recorder.error(f"failed:{(outcome.get('error') or {}).get('code', 'unknown')}")
+        if not self._done(outcome):
             return
         self.recorder.record("created", time.monotonic() - started, at=started)
         game_id = accepted["game_id"]
@@ -263,10 +269,7 @@ class ApiSimulation:
             if accepted.get("status") not in SETTLED:
                 self.recorder.record("submit", time.monotonic() - started, at=started)
             outcome = await self._settled(accepted, headers)
-            if outcome is None:
-                return None
-            if outcome["status"] != "done":
-                self.recorder.error(f"failed:{(outcome.get('error') or {}).get('code', 'unknown')}")
+            if not self._done(outcome):
                 return None
             self.recorder.record("result", time.monotonic() - started, at=started)
             self.recorder.count("answers")
@@ -288,10 +291,7 @@ class ApiSimulation:
         if accepted is None:
             return
         outcome = await self._settled(accepted, headers)
-        if outcome is None:
-            return
-        if outcome["status"] != "done":
-            self.recorder.error(f"failed:{(outcome.get('error') or {}).get('code', 'unknown')}")
+        if not self._done(outcome):
             return
         self.recorder.record("hint", time.monotonic() - started, at=started)
         self.recorder.count("hints")
