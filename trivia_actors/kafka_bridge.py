@@ -21,6 +21,7 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from schema.events import Envelope, EventDecodeError, decode
+from trivia_actors import failpoints
 from trivia_actors.kafka_io import BrokerUnavailable, EventProducer, describe
 from trivia_actors.metrics import CONSUMED, DEAD_LETTERED
 
@@ -232,6 +233,7 @@ class ConsumerBridgeActor(pykka.ThreadingActor):
         for tp, records in batches.items():
             for record in records:
                 self._accept(tp, record)
+                failpoints.hit("bridge.mid_batch")
         if self._stopping and consumer.assignment():
             # A rebalance during the drain may hand us partitions that are not paused yet.
             consumer.pause(*consumer.assignment())
@@ -338,6 +340,7 @@ class ConsumerBridgeActor(pykka.ThreadingActor):
             if self._committed.get(tp) != commit_to:
                 offsets[tp] = OffsetAndMetadata(commit_to, "", -1)
         if offsets:
+            failpoints.hit("bridge.before_commit")
             consumer.commit(offsets=offsets)
             for tp, meta in offsets.items():
                 self._committed[tp] = meta.offset

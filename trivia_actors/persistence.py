@@ -19,6 +19,7 @@ import peewee as pw
 import pykka
 
 from schema.events import Envelope
+from trivia_actors import failpoints
 from trivia_actors.db_actor import TRANSIENT_DB_ERRORS, DatabaseActor
 from trivia_actors.game_store import GameStore
 from trivia_actors.kafka_bridge import Completion
@@ -121,6 +122,7 @@ class PersistenceActor(DatabaseActor):
             for work in batch:
                 work.message.completion.fail(f"database unavailable: {type(exc).__name__}", retryable=True)
             return
+        failpoints.hit("persist.after_commit")
         for work, results in outcomes:
             if results is not None:
                 self.publisher.publish(work.message.command, results, work.message.completion, work.received)

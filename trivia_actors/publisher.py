@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 
 from schema.events import Envelope
+from trivia_actors import failpoints
 from trivia_actors.kafka_bridge import Completion
 from trivia_actors.kafka_io import EventProducer, describe
 from trivia_actors.metrics import EVENTS_PROCESSED, PROCESS_SECONDS
@@ -43,3 +44,4 @@ class ResultsPublisher:
             return
         for result in results:
             self._producer.send(self._topic, result, on_done)
+            failpoints.hit("publish.after_send")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import attrs
 
+from trivia_actors.failpoints import KNOWN as KNOWN_FAILPOINTS
+
 DEV_ENVIRONMENTS = frozenset({"development", "dev", "test"})
 MIN_JWT_SECRET_BYTES = 32
 
@@ -65,6 +67,7 @@ class Settings:
     git_remote_url: str | None = None
     git_token: str | None = attrs.field(default=None, repr=False)
     git_branch: str = "main"
+    git_work_dir: str | None = None  # the worker's clone; default var/git-export-<hostname>
     s3_bucket: str | None = None
     aws_endpoint_url: str | None = None
     aws_region: str = "us-east-1"
@@ -76,6 +79,7 @@ class Settings:
     worker_persistence_shards: int = 4
     question_time_limit_s: float = 30.0
     default_question_count: int = 5
+    failpoints: tuple[tuple[str, float], ...] = ()  # fault-injection runs only (TRIVIA_ENV=test)
 
     @property
     def is_development(self) -> bool:
@@ -124,6 +128,24 @@ def _str(env: Mapping[str, str], name: str, default: str) -> str:
     return _opt(env, name) or default
 
 
+def _failpoints(env: Mapping[str, str]) -> tuple[tuple[str, float], ...]:
+    raw = env.get("TRIVIA_FAILPOINTS", "").strip()
+    points = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        name, _, probability = item.partition("=")
+        if name.strip() not in KNOWN_FAILPOINTS:
+            known = ", ".join(sorted(KNOWN_FAILPOINTS))
+            raise SettingsError(f"TRIVIA_FAILPOINTS names an unknown failpoint; known: {known}")
+        try:
+            value = float(probability)
+        except ValueError:
+            raise SettingsError("TRIVIA_FAILPOINTS entries are name=probability") from None
+        if not 0.0 <= value <= 1.0:
+            raise SettingsError("TRIVIA_FAILPOINTS probabilities must be between 0 and 1")
+        points.append((name.strip(), value))
+    return tuple(points)
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Parse the environment (``os.environ`` unless given) into a :class:`Settings`."""
     env = os.environ if environ is None else environ
@@ -169,6 +191,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         git_remote_url=_opt(env, "GIT_REMOTE_URL"),
         git_token=_opt(env, "GIT_TOKEN"),
         git_branch=_str(env, "GIT_BRANCH", defaults.git_branch),
+        git_work_dir=_opt(env, "GIT_WORK_DIR"),
         s3_bucket=_opt(env, "S3_BUCKET"),
         aws_endpoint_url=_opt(env, "AWS_ENDPOINT_URL"),
         aws_region=_str(env, "AWS_REGION", defaults.aws_region),
@@ -180,7 +203,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_persistence_shards=_int(env, "WORKER_PERSISTENCE_SHARDS", defaults.worker_persistence_shards),
         question_time_limit_s=_float(env, "QUESTION_TIME_LIMIT", defaults.question_time_limit_s),
         default_question_count=_int(env, "DEFAULT_QUESTION_COUNT", defaults.default_question_count),
+        failpoints=_failpoints(env),
     )
+    if settings.failpoints and settings.environment != "test":
+        raise SettingsError("TRIVIA_FAILPOINTS is only allowed with TRIVIA_ENV=test")
     if settings.jwt_algorithm not in {"HS256", "RS256"}:
         raise SettingsError("JWT_ALGORITHM must be HS256 or RS256")
     if settings.jwt_algorithm == "RS256" and not (settings.jwt_private_key_file or settings.jwt_public_key_file):

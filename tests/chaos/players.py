@@ -1,0 +1,251 @@
+"""Players of the fault suite: an API client and a Telegram user, each patient as a real one.
+
+They retry what a well-behaved client retries (connection errors, 502/503/504, with the same Idempotency-Key)
+and record what the platform acknowledged, so the checks can tell a lost answer from one never given.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import threading
+import time
+from typing import Any
+
+import attrs
+import requests
+
+from gateways.simulate.players import AnswerKey
+from gateways.telegram_standin import StandinClient
+
+RETRYABLE = {502, 503, 504}
+SETTLED = {"done", "failed"}
+
+
+class PlayerGaveUp(RuntimeError):
+    """The platform did not answer within the player's patience (the run counts the game as broken)."""
+
+
+@attrs.define
+class ApiAnswer:
+    """One answer the API accepted (202) and what became of it."""
+
+    question_no: int
+    request_id: str
+    status: str = "pending"
+    verdict: str | None = None
+
+
+@attrs.define
+class ApiGame:
+    player_id: str
+    game_id: str | None = None
+    answers: list[ApiAnswer] = attrs.Factory(list)
+    finished: bool = False
+    error: str | None = None
+
+
+@attrs.define
+class TelegramGame:
+    chat_id: int
+    question_count: int
+    clicks: int = 0
+    finished: bool = False
+    error: str | None = None
+
+
+class ApiPlayer:
+    """Plays one API game: typed answers (half of them misspelt, so DeepSeek judges) or option picks."""
+
+    def __init__(self, base_url: str, credentials: dict[str, str], player_id: str, *, typed: bool,
+                 rng: random.Random, key: AnswerKey, patience_s: float = 240.0) -> None:
+        self.base = base_url
+        self.credentials = credentials
+        self.player_id = player_id
+        self.typed = typed
+        self.rng = rng
+        self.key = key
+        self.patience_s = patience_s
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self._token: str | None = None
+
+    def play(self, question_count: int) -> ApiGame:
+        record = ApiGame(self.player_id)
+        try:
+            self._play(record, question_count)
+        except PlayerGaveUp as exc:
+            record.error = str(exc)
+        finally:
+            self.session.close()
+        return record
+
+    def _play(self, record: ApiGame, question_count: int) -> None:
+        body = {"question_count": question_count, "question_type": "text" if self.typed else "buttons"}
+        accepted = self._post("/v1/games", body, f"{self.player_id}-game")
+        record.game_id = accepted["game_id"]
+        created = self._settle(accepted)
+        if created["status"] != "done":
+            raise PlayerGaveUp(f"game creation {created['status']}: {created.get('error')}")
+        for question in created["result"]["questions"]:
+            result = self._answer(record, question)
+            if result.get("next_question_no") is None:
+                record.finished = True
+                return
+
+    def _answer(self, record: ApiGame, question: dict[str, Any]) -> dict[str, Any]:
+        no = int(question["no"])
+        answer = self.key.answer(question["text"])
+        for attempt in range(3):
+            body: dict[str, Any] = {"question_no": no}
+            if self.typed and answer:
+                # First try misspelt (the local judge says "close", DeepSeek decides), then right.
+                body["text"] = _misspell(answer) if attempt == 0 and len(answer) > 4 else answer
+            else:
+                options = list(question.get("options") or [])
+                body["option"] = options.index(answer) if answer in options else self.rng.randrange(len(options))
+            accepted = self._post(f"/v1/games/{record.game_id}/answers", body, f"{record.game_id}:{no}:{attempt}")
+            entry = ApiAnswer(no, accepted["request_id"])
+            record.answers.append(entry)
+            outcome = self._settle(accepted)
+            entry.status = outcome["status"]
+            if outcome["status"] != "done":
+                raise PlayerGaveUp(f"answer {no} {outcome['status']}: {outcome.get('error')}")
+            result: dict[str, Any] = outcome["result"]
+            entry.verdict = str(result.get("verdict"))
+            if entry.verdict != "close":
+                return result
+        raise PlayerGaveUp(f"question {no} still open after three answers")
+
+    # --- HTTP with a real client's patience -----------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        if self._token is None:
+            response = self._request("POST", "/v1/auth/token", data={"grant_type": "client_credentials",
+                                                                      **self.credentials}, auth=False)
+            self._token = response.json()["access_token"]
+        return {"Authorization": f"Bearer {self._token}", "X-Player-Id": self.player_id}
+
+    def _request(self, method: str, path: str, *, auth: bool = True, **kwargs: Any) -> requests.Response:
+        deadline = time.monotonic() + self.patience_s
+        last = "no attempt"
+        extra = kwargs.pop("extra_headers", {})
+        while time.monotonic() < deadline:
+            headers = {**(self._headers() if auth else {}), **extra}
+            try:
+                response = self.session.request(method, f"{self.base}{path}", headers=headers, timeout=30, **kwargs)
+            except requests.RequestException as exc:
+                last = type(exc).__name__
+            else:
+                if response.status_code == 401 and auth:
+                    self._token = None
+                    last = "401"
+                elif response.status_code in RETRYABLE:
+                    last = str(response.status_code)
+                elif response.status_code >= 400:
+                    raise PlayerGaveUp(f"{method} {path}: {response.status_code} {response.text[:300]}")
+                else:
+                    return response
+            time.sleep(0.3)
+        raise PlayerGaveUp(f"{method} {path}: no answer within {self.patience_s:g}s (last: {last})")
+
+    def _post(self, path: str, body: dict[str, Any], key: str) -> dict[str, Any]:
+        response = self._request("POST", f"{path}?wait=5", json=body, extra_headers={"Idempotency-Key": key})
+        accepted: dict[str, Any] = response.json()
+        return accepted
+
+    def _settle(self, accepted: dict[str, Any]) -> dict[str, Any]:
+        if accepted.get("status") in SETTLED:
+            return accepted
+        deadline = time.monotonic() + self.patience_s
+        while time.monotonic() < deadline:
+            body: dict[str, Any] = self._request("GET", f"/v1/requests/{accepted['request_id']}?wait=10").json()
+            if body["status"] in SETTLED:
+                return body
+        raise PlayerGaveUp(f"request {accepted['request_id']} not settled within {self.patience_s:g}s")
+
+
+def _misspell(answer: str) -> str:
+    """Two neighbouring letters swapped near the end: what the local judge calls close."""
+    i = len(answer) - 2
+    return answer[:i - 1] + answer[i] + answer[i - 1] + answer[i + 1:]
+
+
+class TelegramPlayer:
+    """A Telegram user who plays ``/play N`` in their private chat by pressing buttons."""
+
+    def __init__(self, standin: StandinClient, name: str, *, rng: random.Random, patience_s: float = 240.0) -> None:
+        self.standin = standin
+        self.name = name
+        self.rng = rng
+        self.patience_s = patience_s
+
+    def play(self, question_count: int) -> TelegramGame:
+        chat = int(self._retry(lambda: self.standin.create_user(self.name))["id"])
+        record = TelegramGame(chat, question_count)
+        try:
+            self._play(record)
+        except (TimeoutError, PlayerGaveUp) as exc:
+            record.error = str(exc).splitlines()[0][:300]
+        return record
+
+    def _play(self, record: TelegramGame) -> None:
+        chat = record.chat_id
+        self._retry(lambda: self.standin.send_text(chat, f"/play {record.question_count}"))
+        seq = 0
+        for no in range(1, record.question_count + 1):
+            question = self.standin.wait_for(
+                chat, lambda m, no=no: m["kind"] == "message" and bool(m.get("buttons"))
+                and f"Question {no}/{record.question_count}" in (m.get("text") or ""),
+                timeout=self.patience_s, after_seq=seq)
+            buttons = [b for row in question["buttons"] for b in row]
+            choice = buttons[self.rng.randrange(len(buttons))]
+            self._retry(functools.partial(self.standin.click, chat, chat, question["message_id"],
+                                          choice["callback_data"]))
+            record.clicks += 1
+            seq = self.standin.wait_for(
+                chat, lambda m, q=question: m["kind"] == "edit" and m["message_id"] == q["message_id"]
+                and not m.get("buttons"), timeout=self.patience_s, after_seq=question["seq"])["seq"]
+        self.standin.wait_for(chat, lambda m: "Game over" in (m.get("text") or ""), timeout=self.patience_s,
+                              after_seq=seq)
+        record.finished = True
+
+    def _retry(self, call: Any) -> Any:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                return call()
+            except requests.RequestException as exc:
+                if time.monotonic() > deadline:
+                    raise PlayerGaveUp(f"stand-in unreachable: {type(exc).__name__}") from exc
+                time.sleep(0.5)
+
+
+def play_all(env_api_url: str, standin: StandinClient, credentials: dict[str, str], *, api_games: int,
+             telegram_games: int, questions: int, seed: int, tag: str) -> tuple[list[ApiGame], list[TelegramGame]]:
+    """Play the games side by side (one thread per game); return their records."""
+    key = AnswerKey()
+    api: list[ApiGame] = []
+    telegram: list[TelegramGame] = []
+    lock = threading.Lock()
+
+    def api_game(n: int) -> None:
+        rng = random.Random(seed * 1000 + n)
+        player = ApiPlayer(env_api_url, credentials, f"{tag}-api-{n}", typed=n % 2 == 0, rng=rng, key=key)
+        record = player.play(questions)
+        with lock:
+            api.append(record)
+
+    def telegram_game(n: int) -> None:
+        rng = random.Random(seed * 1000 + 500 + n)
+        record = TelegramPlayer(standin, f"{tag} player {n}", rng=rng).play(questions)
+        with lock:
+            telegram.append(record)
+
+    threads = [threading.Thread(target=api_game, args=(n,), daemon=True) for n in range(api_games)]
+    threads += [threading.Thread(target=telegram_game, args=(n,), daemon=True) for n in range(telegram_games)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return api, telegram
