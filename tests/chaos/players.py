@@ -17,6 +17,8 @@ import requests
 
 from gateways.simulate.players import AnswerKey
 from gateways.telegram_standin import StandinClient
+from schema.bank import load_bank
+from trivia_actors.rules.judge import Verdict, judge
 
 RETRYABLE = {502, 503, 504}
 SETTLED = {"done", "failed"}
@@ -58,8 +60,10 @@ class ApiPlayer:
     """Plays one API game: typed answers (half of them misspelt, so DeepSeek judges) or option picks."""
 
     def __init__(self, base_url: str, credentials: dict[str, str], player_id: str, *, typed: bool,
-                 rng: random.Random, key: AnswerKey, patience_s: float = 240.0) -> None:
+                 rng: random.Random, key: AnswerKey, aliases: dict[str, tuple[str, ...]],
+                 patience_s: float = 240.0) -> None:
         self.base = base_url
+        self.aliases = aliases
         self.credentials = credentials
         self.player_id = player_id
         self.typed = typed
@@ -96,11 +100,12 @@ class ApiPlayer:
     def _answer(self, record: ApiGame, question: dict[str, Any]) -> dict[str, Any]:
         no = int(question["no"])
         answer = self.key.answer(question["text"])
+        near = _near_miss(answer, self.aliases.get(question["text"].strip(), ())) if answer else None
         for attempt in range(3):
             body: dict[str, Any] = {"question_no": no}
             if self.typed and answer:
-                # First try misspelt (the local judge says "close", DeepSeek decides), then right.
-                body["text"] = _misspell(answer) if attempt == 0 and len(answer) > 4 else answer
+                # First a near miss (the local judge says "close", DeepSeek decides), then the answer itself.
+                body["text"] = near if attempt == 0 and near else answer
             else:
                 options = list(question.get("options") or [])
                 body["option"] = options.index(answer) if answer in options else self.rng.randrange(len(options))
@@ -165,10 +170,14 @@ class ApiPlayer:
         raise PlayerGaveUp(f"request {accepted['request_id']} not settled within {self.patience_s:g}s")
 
 
-def _misspell(answer: str) -> str:
-    """Two neighbouring letters swapped near the end: what the local judge calls close."""
-    i = len(answer) - 2
-    return answer[:i - 1] + answer[i] + answer[i - 1] + answer[i + 1:]
+def _near_miss(answer: str, aliases: tuple[str, ...]) -> str | None:
+    """A wrong spelling the local judge calls "close" (so DeepSeek is asked), or None if none is found."""
+    if len(answer) <= 5:
+        return None
+    for candidate in (answer[:-3] + "xy" + answer[-1:], answer[:-2], answer.rsplit(maxsplit=1)[-1]):
+        if judge(candidate, answer, aliases).verdict is Verdict.CLOSE:
+            return candidate
+    return None
 
 
 class TelegramPlayer:
@@ -224,14 +233,17 @@ class TelegramPlayer:
 def play_all(env_api_url: str, standin: StandinClient, credentials: dict[str, str], *, api_games: int,
              telegram_games: int, questions: int, seed: int, tag: str) -> tuple[list[ApiGame], list[TelegramGame]]:
     """Play the games side by side (one thread per game); return their records."""
-    key = AnswerKey()
+    bank = load_bank()
+    key = AnswerKey({q.text: q.answer for q in bank})
+    aliases = {q.text: q.aliases for q in bank}
     api: list[ApiGame] = []
     telegram: list[TelegramGame] = []
     lock = threading.Lock()
 
     def api_game(n: int) -> None:
         rng = random.Random(seed * 1000 + n)
-        player = ApiPlayer(env_api_url, credentials, f"{tag}-api-{n}", typed=n % 2 == 0, rng=rng, key=key)
+        player = ApiPlayer(env_api_url, credentials, f"{tag}-api-{n}", typed=n % 2 == 0, rng=rng, key=key,
+                           aliases=aliases)
         record = player.play(questions)
         with lock:
             api.append(record)
