@@ -7,8 +7,9 @@ with exponential backoff and jitter and the (scrubbed) error. Nothing is lost:
 
 - A claim is ``UPDATE ... SET status='exporting' WHERE id=? AND status='pending'``, so two drainers (threads
   or processes) never export the same row at once. While a row is ``exporting`` its ``next_attempt_at``
-  holds the claim time; rows left ``exporting`` longer than ``stale_after_s`` (a drainer died mid-batch)
-  become pending again, on start and then periodically.
+  holds the claim time, renewed every ``stale_after_s / 4`` while its export runs (a lease); rows whose lease
+  is older than ``stale_after_s`` (their drainer was killed mid-batch) become pending again, on start and
+  then periodically, so another worker exports them within about a minute.
 - Database errors never stop the actor: outcomes that could not be written are kept and written first on
   the next cycle, and the poll goes on.
 - Exporters are idempotent, so a batch exported again after a crash changes nothing.
@@ -118,7 +119,7 @@ class ExportDrainerActor(DatabaseActor):
         backoff_base_s: float = 1.0,
         backoff_max_s: float = 300.0,
         jitter: float = 0.2,
-        stale_after_s: float = 600.0,
+        stale_after_s: float = 60.0,
         secrets: Sequence[str | None] = (),
         transcript_loader: Callable[[str], Transcript] = load_transcript,
     ) -> None:
@@ -251,6 +252,7 @@ class ExportDrainerActor(DatabaseActor):
                 self._unsettled.extend(self._failed([row], error))
         if exported:
             started = time.monotonic()
+            lease = _Lease(self.database, [row.row_id for row in exported], every_s=self.stale_after_s / 4)
             try:
                 self.exporter.export(transcripts)
             except Exception as exc:  # noqa: BLE001 - any exporter failure means "retry later"
@@ -264,6 +266,7 @@ class ExportDrainerActor(DatabaseActor):
                 logger.info("export %s: %d transcripts exported (games %s)", self.target, len(exported),
                             ", ".join(r.game_id for r in exported))
             finally:
+                lease.end()
                 EXPORT_BATCH_SECONDS.labels(self.target).observe(time.monotonic() - started)
         self._settle()
         return len(claimed)
@@ -333,3 +336,31 @@ class ExportDrainerActor(DatabaseActor):
                 ).where(ExportOutbox.id == row.row_id, ExportOutbox.status == "exporting").execute()
                 EXPORTS_FAILED.labels(self.target).inc()
             self._unsettled.pop(0)
+
+
+class _Lease:
+    """Keeps claimed rows' claim time fresh while their (possibly slow) export runs, from its own thread, so
+    only a drainer that died lets its rows go stale."""
+
+    def __init__(self, database: pw.Database, row_ids: list[int], *, every_s: float) -> None:
+        self._database = database
+        self._row_ids = row_ids
+        self._every_s = max(every_s, 0.05)
+        self._ended = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="export-lease", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._ended.wait(self._every_s):
+            try:
+                with self._database.connection_context():
+                    ExportOutbox.update(next_attempt_at=utcnow()).where(
+                        ExportOutbox.id.in_(self._row_ids), ExportOutbox.status == "exporting").execute()
+            except pw.PeeweeException as exc:
+                logger.warning("export: renewing the claim of %d rows failed: %s", len(self._row_ids),
+                               type(exc).__name__)
+
+    def end(self) -> None:
+        """Stop renewing (the outcome is about to be written)."""
+        self._ended.set()
+        self._thread.join(timeout=5)

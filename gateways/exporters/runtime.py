@@ -35,7 +35,7 @@ class DrainerOptions:
     backoff_base_s: float = 1.0
     backoff_max_s: float = 300.0
     jitter: float = 0.2
-    stale_after_s: float = 600.0
+    stale_after_s: float = 60.0  # a killed worker's claimed rows are exported by another after this
 
 
 @attrs.define

@@ -179,6 +179,30 @@ def test_rows_left_exporting_by_a_dead_drainer_are_recovered_on_start(export_db,
     assert exporter.exported == [stale_game]
 
 
+def test_an_export_slower_than_the_stale_limit_keeps_its_claim(export_db, drainers):
+    game = play_game(export_db)
+    slow = RecordingExporter(delay_s=1.5)
+    drainers(export_db, slow, stale_after_s=0.4)
+    eventually(lambda: slow.attempts == 1 or None, message="the slow export never started")
+    # A second drainer checks for stale claims every 0.2 s while the first one's export runs for 1.5 s.
+    other = RecordingExporter()
+    drainers(export_db, other, stale_after_s=0.4)
+    eventually(lambda: _all_done(export_db, "git", 1), message="the slow export was not marked done")
+    assert slow.exported == [game]
+    assert other.exported == [], "the live claim was taken over and exported twice"
+
+
+def test_a_killed_drainers_claim_is_exported_by_another_once_its_lease_expires(export_db, drainers):
+    game = play_game(export_db)
+    with export_db.connection_context():  # claimed by a drainer that was killed 2 s ago: no lease renewal
+        ExportOutbox.update(status="exporting", next_attempt_at=utcnow() - dt.timedelta(seconds=2)).where(
+            ExportOutbox.game == game, ExportOutbox.target == "git").execute()
+    exporter = RecordingExporter()
+    drainers(export_db, exporter, stale_after_s=1.0)
+    eventually(lambda: _all_done(export_db, "git", 1), message="the dead drainer's row was not recovered")
+    assert exporter.exported == [game]
+
+
 def test_a_restart_resumes_pending_rows(export_db, drainers):
     games = [play_game(export_db, moves=("wrong",)) for _ in range(2)]
     broken = RecordingExporter()
