@@ -44,6 +44,8 @@ class TcpProxy:
             listener, self._listener = self._listener, None
             connections, self._connections = self._connections, set()
         if listener is not None:
+            with contextlib.suppress(OSError):  # shutdown wakes the thread blocked in accept(); close alone does not
+                listener.shutdown(socket.SHUT_RDWR)
             listener.close()
         for conn in connections:
             _reset(conn)
@@ -94,7 +96,9 @@ class TcpProxy:
 
 
 def _reset(conn: socket.socket) -> None:
-    """Close with RST (linger 0), as a crashed peer's kernel would."""
+    """Drop the connection at once. ``shutdown`` acts on the socket itself: it wakes the pipe thread blocked in
+    ``recv`` on it (a bare ``close`` from another thread would leave that thread, and the connection, alive)."""
     with contextlib.suppress(OSError):  # already closed by the other side
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.shutdown(socket.SHUT_RDWR)
     conn.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 
 import psycopg2
 import pytest
@@ -81,9 +82,21 @@ def test_the_proxy_cuts_open_connections_refuses_new_ones_and_restores(pg_url: s
         url = _with_port(pg_url, proxy.port)
         conn = psycopg2.connect(url, connect_timeout=5)
         with conn.cursor() as cur:
-            cur.execute("SELECT 1")
-            assert cur.fetchone() == (1,)
+            cur.execute("SELECT pg_backend_pid()")
+            (backend,) = cur.fetchone()
         proxy.cut()
+        # The server side goes too, as in a crash: an open transaction must not linger and hold its locks.
+        admin = psycopg2.connect(pg_url, connect_timeout=5)
+        admin.autocommit = True
+        deadline = time.monotonic() + 10
+        with admin.cursor() as cur:
+            while True:
+                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (backend,))
+                if cur.fetchone() == (0,):
+                    break
+                assert time.monotonic() < deadline, "the proxied server connection outlived the cut"
+                time.sleep(0.1)
+        admin.close()
         with pytest.raises(psycopg2.OperationalError), conn.cursor() as cur:
             cur.execute("SELECT 1")
         with pytest.raises(psycopg2.OperationalError):
