@@ -14,6 +14,9 @@ logger = logging.getLogger(__name__)
 
 database_proxy = pw.DatabaseProxy()
 
+# No transaction of ours waits on its own client for long: one left open by a vanished client is ended.
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
+
 
 class DatabaseUnavailable(RuntimeError):
     """The database could not be reached; the message names the host, never the password."""
@@ -65,6 +68,14 @@ def make_database(url: str, *, max_connections: int = 32) -> pw.Database:
             timeout=10,
             autoconnect=False,
             connect_timeout=3,
+            # A peer that vanished (network cut, crashed host) is noticed in about a minute on both sides:
+            # keepalives end our blocked reads, and the server ends a transaction whose client went silent
+            # instead of holding its row locks until the kernel gives up (hours).
+            keepalives=1,
+            keepalives_idle=30,
+            keepalives_interval=10,
+            keepalives_count=3,
+            options=f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}",
         )
         return pooled
     raise ValueError(f"unsupported DATABASE_URL scheme {parts.scheme!r}: use postgresql:// or sqlite:///")
