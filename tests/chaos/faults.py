@@ -64,13 +64,13 @@ def _worker_failpoints_off(env: ChaosEnvironment) -> None:
 
 def _broker_restart(env: ChaosEnvironment, stop: threading.Event, rng: random.Random) -> None:
     assert env.broker is not None
-    for _ in range(2):
+    for down_s in (rng.uniform(1.0, 4.0), rng.uniform(8.0, 15.0)):  # the second outlasts the clients' timeouts
         if stop.wait(rng.uniform(1.0, 4.0)):
             return
         port = env.broker.port
         env.strikes += 1
         env.broker.stop()
-        time.sleep(rng.uniform(1.0, 4.0))
+        time.sleep(down_s)
         env.broker.requested_port = port
         env.broker.start(timeout_s=30)
 
@@ -141,7 +141,8 @@ FAULTS: dict[str, Fault] = {fault.name: fault for fault in (
           _restart_everything),
     Fault("worker-failpoints", "worker dies at failpoints (mid-batch, after the DB commit, between publishes, "
           "before the offset commit); a supervisor restarts it", _worker_failpoints, _worker_failpoints_off),
-    Fault("broker-restart", "broker stopped for 1-4 s and restarted twice (durable storage)", _broker_restart,
+    Fault("broker-restart", "broker stopped (1-4 s, then 8-15 s) and restarted on the same port, "
+          "its log kept (durable storage)", _broker_restart,
           _restart_everything),
     Fault("postgres-outage", "PostgreSQL connections reset and refused for 2-6 s, twice", _postgres_outage,
           _postgres_heal),
