@@ -73,11 +73,18 @@ def parse_json_body(raw: bytes) -> Any:
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_encoding", "request body is not valid UTF-8") from None
     except (json.JSONDecodeError, RecursionError):
         raise ApiError(400, "invalid_json", "request body is not valid JSON") from None
+    except ValueError:  # NaN/Infinity, or an integer past Python's 4,300-digit conversion limit
+        raise ApiError(400, "invalid_json", "request body holds a number JSON does not allow or that is too large"
+                       ) from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def validate(body: Any, fields: dict[str, Field]) -> dict[str, Any]:
