@@ -9,9 +9,8 @@ import time
 
 import requests
 
-from gateways.local_broker import free_port
 from schema.models import Answer, GameSession, RequestStatus
-from tests.e2e.telegram_fixtures import telegram  # noqa: F401 - the fixture
+from tests.e2e.telegram_fixtures import telegram, telegram_webhook  # noqa: F401 - the fixtures
 
 
 def _bot_messages(client, chat):
@@ -129,42 +128,20 @@ def test_burst_of_300_answers_from_100_chats_within_flood_limits(telegram):  # n
         assert len([m for m in messages if m["kind"] == "edit"]) == 3
 
 
-def test_webhook_mode_end_to_end_and_a_wrong_secret_refused(e2e_env, tmp_path, platform_db):
-    from gateways.telegram_standin import StandinClient
-    from tests.stack import ProcessStack
-
-    port, hook_port = free_port(), free_port()
-    url = f"http://127.0.0.1:{port}"
-    hook = f"http://127.0.0.1:{hook_port}/telegram/hook"
-    e2e_env.update({"TELEGRAM_API_BASE_URL": f"{url}/bot", "TELEGRAM_WEBHOOK_URL": hook,
-                    "TELEGRAM_WEBHOOK_SECRET": "hook-secret-0123456789",
-                    "TELEGRAM_WEBHOOK_LISTEN": f"127.0.0.1:{hook_port}"})
-    stack = ProcessStack(e2e_env, tmp_path)
-    client = StandinClient(url)
-    try:
-        stack.start("standin", "gateways.telegram_standin", "--port", str(port))
-        stack.wait_http(f"{url}/_standin/health")
-        assert stack.run("db-init", "gateways.db_init").returncode == 0
-        stack.start("worker", "gateways.worker")
-        stack.start("api", "gateways.api.main")
-        stack.wait_http(f"{e2e_env['API_URL']}/readyz")
-        stack.start("telebot", "gateways.telegram.main")
-        stack.wait_http(f"http://127.0.0.1:{hook_port}/healthz")
-        chat = client.create_user("Web")["id"]
-        client.send_text(chat, "/play literature 1")
-        question = _answer(client, chat, 0, 1, 1)
-        seq = _reveal(client, chat, question)["seq"]
-        client.wait_for(chat, lambda m: "Game over" in (m.get("text") or ""), timeout=40, after_seq=seq)
-        update = {"update_id": 999999, "message": {"message_id": 1, "date": 0, "chat": {"id": chat, "type": "private"},
-                                                   "from": {"id": chat, "is_bot": False, "first_name": "Eve"},
-                                                   "text": "/play"}}
-        refused = requests.post(hook, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}, timeout=5)
-        assert refused.status_code == 403
-        missing = requests.post(hook, json=update, timeout=5)
-        assert missing.status_code == 403
-        time.sleep(1.0)
-        assert not any("Preparing" in m["text"] for m in client.messages(chat) if m["seq"] > seq), \
-            "a forged update must have no effect"
-    finally:
-        client.close()
-        stack.stop_all()
+def test_webhook_mode_end_to_end_and_a_wrong_secret_refused(telegram_webhook):  # noqa: F811
+    _stack, client, hook, _secret = telegram_webhook
+    chat = client.create_user("Web")["id"]
+    client.send_text(chat, "/play literature 1")
+    question = _answer(client, chat, 0, 1, 1)
+    seq = _reveal(client, chat, question)["seq"]
+    client.wait_for(chat, lambda m: "Game over" in (m.get("text") or ""), timeout=40, after_seq=seq)
+    update = {"update_id": 999999, "message": {"message_id": 1, "date": 0, "chat": {"id": chat, "type": "private"},
+                                               "from": {"id": chat, "is_bot": False, "first_name": "Eve"},
+                                               "text": "/play"}}
+    refused = requests.post(hook, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}, timeout=5)
+    assert refused.status_code == 403
+    missing = requests.post(hook, json=update, timeout=5)
+    assert missing.status_code == 403
+    time.sleep(1.0)
+    assert not any("Preparing" in m["text"] for m in client.messages(chat) if m["seq"] > seq), \
+        "a forged update must have no effect"
