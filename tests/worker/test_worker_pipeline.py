@@ -88,6 +88,33 @@ def test_garbage_goes_to_dlq_and_next_event_is_processed(kafka):
     assert records[0].value == b"\xff\xfenot json at all"
 
 
+POISON = [
+    b"",  # empty
+    b"null",
+    b"[1, 2, 3]",
+    b'{"v": 1}',  # an envelope without a type
+    b'{"v": 1, "type": "game.explode", "payload": {}}',
+    b'{"v": 1, "type": "answer.submit", "payload": {"question_no": NaN}}',
+    b'{"v": 1, "type": "answer.submit", "payload": {"question_no": ' + b"9" * 5000 + b"}}",
+    b"[" * 50_000 + b"]" * 50_000,
+    b'{"v": 1, "type": "game.create", "payload": "\\u0000"}',
+]
+
+
+def test_every_kind_of_undecodable_event_is_dead_lettered_and_consumption_goes_on(kafka):
+    writer, results, dlq = kafka
+    for value in POISON:
+        writer.send_raw(b"poison", value)
+    subject = f"api:c1:{new_id()}"
+    _game_id, questions = _create(writer, results, subject, count=1)
+    assert len(questions) == 1, "a real command after the poison is still processed"
+    records = dlq.poll_until(lambda rs: len(rs) >= len(POISON))
+    assert sorted(r.value for r in records) == sorted(POISON), "each poison record is copied to the DLQ as it was"
+    for record in records:
+        headers = dict(record.headers)
+        assert headers["dlq-reason"] and headers["dlq-source"] and headers["dlq-consumer"] == b"worker"
+
+
 def test_full_game_finishes_with_summary(kafka, database):
     writer, results, _dlq = kafka
     subject = f"api:c1:{new_id()}"
