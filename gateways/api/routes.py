@@ -62,6 +62,7 @@ logger = logging.getLogger(__name__)
 
 MAX_WAIT_S = 30.0
 SETTLED = ("done", "failed")
+REPRODUCE_PENDING_AFTER_S = 10.0  # a retry of a request pending this long produces its command again
 RECHECK_S = 0.5
 DIFFICULTIES = ("easy", "medium", "hard")
 LEADERBOARD_DEFAULT_LIMIT = 20
@@ -139,11 +140,18 @@ async def submit(request: Request, principal: Principal, *, kind: str, game_id: 
         raise ApiError(409, "idempotency_conflict",
                        "this Idempotency-Key was already used for a different request")
     retry_of_refused = not created and row.status == "failed" and (row.error or {}).get("code") == "broker_unavailable"
-    if created or retry_of_refused:
+    # Still pending long after it was recorded: the process that recorded it may have died before producing
+    # its command. Producing it again is safe: the worker applies a request once, by its id and key.
+    stalled = not created and row.status == "pending" and _seconds_since(row.updated_at) > REPRODUCE_PENDING_AFTER_S
+    if (retry_of_refused or stalled) and not await context.db(
+            context.store.reopen, row.id, from_status=row.status, unchanged_since=row.updated_at):
+        retry_of_refused = stalled = False  # settled (or retried) meanwhile: nothing to produce
+    if created or retry_of_refused or stalled:
         envelope = Envelope(request_id=row.id, game_id=row.game_id or game_id, chat_id=chat_id, user_id=subject,
                             payload=payload)
-        if retry_of_refused:
-            await context.db(context.store.set_status, row.id, "pending")
+        if stalled:
+            logger.info("request %s (game %s) still pending after %.0fs: producing its command again", row.id,
+                        row.game_id, _seconds_since(row.updated_at))
         try:
             await context.produce(envelope)
         except BrokerUnavailable:
@@ -158,6 +166,10 @@ async def submit(request: Request, principal: Principal, *, kind: str, game_id: 
     body = {"request_id": row.id, "game_id": row.game_id, "status": "pending" if created else row.status,
             "links": {"request": f"/v1/requests/{row.id}", "game": f"/v1/games/{row.game_id}"}}
     return JSONResponse(body, status_code=202, headers={"Location": f"/v1/requests/{row.id}"})
+
+
+def _seconds_since(moment: dt.datetime | None) -> float:
+    return 0.0 if moment is None else (utcnow() - moment).total_seconds()
 
 
 def _token_body(context: ApiContext, issued: IssuedTokens, scopes: tuple[str, ...]) -> JSONResponse:

@@ -86,6 +86,14 @@ class ApiStore:
                 RequestStatus.client_id == client_id, RequestStatus.idempotency_key == idempotency_key
             ), False
 
+    def reopen(self, request_id: str, *, from_status: str, unchanged_since: dt.datetime) -> bool:
+        """Take a request back to ``pending`` for another produce, only if it is still ``from_status`` and
+        untouched since ``unchanged_since``: False when the worker settled it (or another retry took it) first."""
+        with self.database.connection_context():
+            return bool(RequestStatus.update(status="pending", error=None, updated_at=utcnow()).where(
+                RequestStatus.id == request_id, RequestStatus.status == from_status,
+                RequestStatus.updated_at == unchanged_since).execute())
+
     def set_status(self, request_id: str, status: str, error: dict[str, str] | None = None) -> None:
         """Move a request to ``status`` (pending again before a retry, failed when the broker refused)."""
         with self.database.connection_context():
