@@ -13,7 +13,7 @@ from gateways.exporters.work_dir import ExclusiveWorkDir, WorkDirBusy
 from gateways.observability import OpsServer
 from gateways.process import start_process, stop_event_on_signals
 from schema.db import DatabaseUnavailable, bind_database, wait_for_database
-from trivia_actors.kafka_io import EventProducer, make_producer
+from trivia_actors.kafka_io import EventProducer
 from trivia_actors.worker_runtime import WorkerRuntime
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def main() -> int:
         logger.error("%s", exc)
         return 1
     try:
-        producer = EventProducer(make_producer(settings))
+        producer = EventProducer.connect(settings)
     except KafkaError as exc:
         logger.error("broker unreachable at %s: %s", settings.kafka_bootstrap_servers, type(exc).__name__)
         return 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ from trivia_actors.settings import Settings
 logger = logging.getLogger(__name__)
 
 TOPICS = ("commands", "results", "dlq")
+RENEW_AFTER_S = 15.0  # sends failing this long with no success: the producer is replaced
 
 
 class BrokerUnavailable(RuntimeError):
@@ -88,11 +90,47 @@ def ensure_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[str]:
 
 
 class EventProducer:
-    """Produces envelopes keyed by game id; thread-safe (kafka-python's producer is)."""
+    """Produces envelopes keyed by game id; thread-safe (kafka-python's producer is).
 
-    def __init__(self, producer: KafkaProducer) -> None:
+    Given a ``factory``, it heals itself: kafka-python's idempotent producer never recovers once the broker
+    has lost its producer state (a replaced broker, a wiped log: every send times out for good), so after
+    ``renew_after_s`` of failures with no success in between the producer is replaced by a new one.
+    """
+
+    def __init__(self, producer: KafkaProducer, *, factory: Callable[[], KafkaProducer] | None = None,
+                 renew_after_s: float = RENEW_AFTER_S) -> None:
         self._producer = producer
+        self._factory = factory
+        self._renew_after_s = renew_after_s
+        self._failing_since: float | None = None
+        self._lock = threading.Lock()
         self._closed = threading.Event()
+
+    @classmethod
+    def connect(cls, settings: Settings) -> EventProducer:
+        """A self-healing producer for ``settings`` (raises KafkaError when the broker is unreachable)."""
+        return cls(make_producer(settings), factory=lambda: make_producer(settings))
+
+    def _succeeded(self) -> None:
+        self._failing_since = None
+
+    def _failed(self) -> None:
+        """Note a failed send; replace the producer once sends have failed for ``renew_after_s``."""
+        now = time.monotonic()
+        with self._lock:
+            if self._failing_since is None:
+                self._failing_since = now
+                return
+            if self._factory is None or self._closed.is_set() or now - self._failing_since < self._renew_after_s:
+                return
+            try:
+                fresh = self._factory()
+            except KafkaError as exc:
+                logger.warning("producer: a new producer could not connect yet: %s", type(exc).__name__)
+                return
+            stale, self._producer, self._failing_since = self._producer, fresh, now
+        logger.warning("producer: sends failed for %.0fs; replaced the producer", self._renew_after_s)
+        threading.Thread(target=_close_quietly, args=(stale,), name="producer-close", daemon=True).start()
 
     def send(self, topic: str, envelope: Envelope, on_done: Callable[[BaseException | None], None],
              *, key: str | None = None) -> None:
@@ -102,10 +140,20 @@ class EventProducer:
                 topic, key=(key or envelope.game_id).encode(), value=encode(envelope)
             )
         except KafkaError as exc:
+            self._failed()
             on_done(exc)
             return
-        future.add_callback(lambda _metadata: on_done(None))
-        future.add_errback(on_done)
+
+        def acked(_metadata: Any) -> None:
+            self._succeeded()
+            on_done(None)
+
+        def refused(error: BaseException) -> None:
+            self._failed()
+            on_done(error)
+
+        future.add_callback(acked)
+        future.add_errback(refused)
 
     def send_raw(self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]],
                  *, timeout_s: float = 10.0) -> None:
@@ -113,7 +161,9 @@ class EventProducer:
         try:
             self._producer.send(topic, key=key, value=value, headers=headers).get(timeout=timeout_s)
         except KafkaError as exc:
+            self._failed()
             raise BrokerUnavailable(f"broker did not acknowledge on {topic}: {type(exc).__name__}") from exc
+        self._succeeded()
 
     def send_and_wait(self, topic: str, envelope: Envelope, *, timeout_s: float = 10.0,
                       key: str | None = None) -> None:
@@ -123,7 +173,9 @@ class EventProducer:
                 timeout=timeout_s
             )
         except KafkaError as exc:
+            self._failed()
             raise BrokerUnavailable(f"broker did not acknowledge on {topic}: {type(exc).__name__}") from exc
+        self._succeeded()
 
     def flush(self, timeout_s: float = 10.0) -> None:
         """Wait for every buffered event to be acknowledged."""
@@ -138,7 +190,16 @@ class EventProducer:
             self._producer.flush(timeout=timeout_s)
         except KafkaError as exc:
             logger.warning("producer flush on close failed: %s", type(exc).__name__)
-        self._producer.close(timeout=timeout_s)
+        _close_quietly(self._producer, timeout_s)
+
+
+def _close_quietly(producer: KafkaProducer, timeout_s: float = 5.0) -> None:
+    """Close a producer; events still unacknowledged are abandoned (their senders retry by their ids)."""
+    try:
+        producer.close(timeout=timeout_s)
+    except KafkaError as exc:
+        logger.warning("producer close: %s (unacknowledged events are retried by their senders)",
+                       type(exc).__name__)
 
 
 def describe(exc: BaseException | Any) -> str:

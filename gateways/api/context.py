@@ -24,7 +24,7 @@ from gateways.api.revocation import RevocationCache
 from gateways.api.store import ApiStore
 from gateways.api.tokens import TokenStore
 from schema.events import Envelope
-from trivia_actors.kafka_io import BrokerUnavailable, EventProducer, make_producer
+from trivia_actors.kafka_io import BrokerUnavailable, EventProducer
 from trivia_actors.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class ProducerHolder:
         with self._lock:
             if self._producer is None:
                 try:
-                    self._producer = EventProducer(make_producer(self._settings))
+                    self._producer = EventProducer.connect(self._settings)
                 except KafkaError as exc:
                     raise BrokerUnavailable(f"broker unreachable: {type(exc).__name__}") from exc
             return self._producer

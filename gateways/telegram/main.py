@@ -26,7 +26,7 @@ from gateways.telegram.reads import GameReads
 from gateways.telegram.webhook import create_webhook_app
 from schema.db import DatabaseUnavailable, bind_database, wait_for_database
 from trivia_actors.kafka_bridge import Completion, ConsumerBridgeActor
-from trivia_actors.kafka_io import EventProducer, make_consumer, make_producer
+from trivia_actors.kafka_io import EventProducer, make_consumer
 from trivia_actors.ports import OutboundOp
 from trivia_actors.session_manager import SessionManagerActor
 from trivia_actors.session_messages import PollSent, ResultArrived
@@ -111,7 +111,7 @@ async def run(settings: Settings) -> int:
     outbox.message_ids.update(await _ask(store, ("message_ids", sorted({op.chat_id for op in pending}))))
     outbox.deliver(pending)
     api = HttpGameApi(settings.api_url, service_token(settings))
-    producer = EventProducer(make_producer(settings))
+    producer = EventProducer.connect(settings)
     commands = KafkaCommandSink(producer, settings.topic("commands"))
     manager = SessionManagerActor.start(outbox=outbox, api=api, commands=commands, store=store)
     manager_ref.append(manager)
