@@ -16,7 +16,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.chaos.environment import ChaosEnvironment
 from tests.chaos.faults import FAULTS, WORKER_FAILPOINTS
 from tests.chaos.runner import Plan, run_plan, table
 
@@ -43,8 +42,7 @@ def main(argv: list[str] | None = None) -> int:
                 questions=args.questions, seed=args.seed)
     work_dir = Path(args.keep_logs or tempfile.mkdtemp(prefix="trivia-chaos-"))
     started = time.monotonic()
-    with ChaosEnvironment(work_dir) as env:
-        results = run_plan(env, names, plan)
+    results = run_plan(work_dir, names, plan)
     elapsed = time.monotonic() - started
     rendered = table(results)
     print(rendered)
@@ -87,10 +85,10 @@ Worker failpoints armed in the failpoint fault: `{WORKER_FAILPOINTS}`.
 ## How it is checked
 
 Everything runs as real processes on real sockets (tests/chaos/environment.py): PostgreSQL behind a TCP proxy
-that resets and refuses connections, Tansu storing its log in S3 (moto) so a restart keeps records and committed
-offsets, the Telegram stand-in with flood limits, llmock as DeepSeek, a Git smart-HTTP server and a versioned
-moto S3 bucket. The checks (tests/chaos/checks.py) read the database directly, the stand-in's per-chat message
-record and the export targets' history (git log, S3 object versions).
+that resets and refuses connections, Tansu (for the broker fault storing its log in S3 on moto, so a restart keeps
+records and committed offsets), the Telegram stand-in with flood limits, llmock as DeepSeek, a Git smart-HTTP
+server and a versioned moto S3 bucket. The checks (tests/chaos/checks.py) read the database directly, the
+stand-in's per-chat message record and the export targets' history (git log, S3 object versions).
 
 {"## Problems" + chr(10) + chr(10) + chr(10).join(problems) if problems else "No problems were recorded."}
 """

@@ -1,8 +1,10 @@
 """The whole platform as processes, with every dependency the fault suite can take away.
 
 - PostgreSQL (the machine's shared server) behind a :class:`TcpProxy` the suite can cut;
-- a durable broker: Tansu storing its log in S3 (moto in its own process), so a broker restart keeps topics,
-  records and committed offsets, as Apache Kafka's disks do;
+- the broker: Tansu in memory, or (``durable_broker``, for the broker-restart fault) storing its log in S3
+  (moto in its own process), so a restart keeps topics, records and committed offsets, as Apache Kafka's disks
+  do. Tansu's S3 storage lists a partition's objects on every fetch, so it slows down as records accumulate:
+  only the fault that needs it uses it, with a longer fetch wait;
 - the Telegram stand-in (flood limits on) and llmock as DeepSeek, both steerable at run time;
 - a Git smart-HTTP server and moto S3 (versioned bucket) as the export targets;
 - db-init, the worker, the API and the telebot as real processes (the same entry points as compose).
@@ -51,8 +53,10 @@ def judge_reply(verdict: str = "correct") -> str:
 class ChaosEnvironment:
     """Starts everything in ``start``, stops everything (and drops its database) in ``stop``."""
 
-    def __init__(self, work_dir: Path, *, admin_url: str | None = None, failpoints: str = "") -> None:
+    def __init__(self, work_dir: Path, *, admin_url: str | None = None, failpoints: str = "",
+                 durable_broker: bool = False) -> None:
         self.work_dir = work_dir
+        self.durable_broker = durable_broker
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.database = FreshDatabase(admin_url or os.environ.get("DATABASE_URL") or DEFAULT_ADMIN_URL)
         self.failpoints = failpoints
@@ -75,14 +79,7 @@ class ChaosEnvironment:
         database_url = self.database.create()
         self.proxy = TcpProxy(_host_port(database_url)).start()
         self.stack = ProcessStack({}, self.work_dir)
-        storage_port = free_port()
-        self.stack.start("broker-storage", "moto.server", "-H", "127.0.0.1", "-p", str(storage_port))
-        storage = f"http://127.0.0.1:{storage_port}"
-        _wait_http(f"{storage}/moto-api/", 30)
-        _s3(storage).create_bucket(Bucket=BROKER_BUCKET)
-        self.broker = LocalBroker(log_path=self.work_dir / "broker.log", storage_url=f"s3://{BROKER_BUCKET}/", env={
-            "AWS_ENDPOINT": storage, "AWS_ALLOW_HTTP": "true", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
-            **AWS_KEYS}).start(timeout_s=30)
+        self.broker = self._start_broker()
         self.exports_s3 = MotoServer().start()
         exports = _s3(self.exports_s3.endpoint)
         exports.create_bucket(Bucket=EXPORT_BUCKET)
@@ -99,6 +96,7 @@ class ChaosEnvironment:
             "KAFKA_TOPIC_PREFIX": "chaos.",
             "KAFKA_PARTITIONS": "3",
             "KAFKA_SESSION_TIMEOUT_MS": "3000",
+            "KAFKA_FETCH_MAX_WAIT_MS": "100" if self.durable_broker else "10",
             "JWT_SECRET": JWT_SECRET,
             "LOG_FORMAT": "json",
             "API_PORT": str(api_port),
@@ -132,6 +130,20 @@ class ChaosEnvironment:
         self.start_api()
         self.start_telebot()
         return self
+
+    def _start_broker(self) -> LocalBroker:
+        assert self.stack is not None
+        log = self.work_dir / "broker.log"
+        if not self.durable_broker:
+            return LocalBroker(log_path=log).start(timeout_s=30)
+        storage_port = free_port()
+        self.stack.start("broker-storage", "moto.server", "-H", "127.0.0.1", "-p", str(storage_port))
+        storage = f"http://127.0.0.1:{storage_port}"
+        _wait_http(f"{storage}/moto-api/", 30)
+        _s3(storage).create_bucket(Bucket=BROKER_BUCKET)
+        return LocalBroker(log_path=log, storage_url=f"s3://{BROKER_BUCKET}/", env={
+            "AWS_ENDPOINT": storage, "AWS_ALLOW_HTTP": "true", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+            **AWS_KEYS}).start(timeout_s=30)
 
     def stop(self) -> None:
         """Stop every process and server; drop the database."""

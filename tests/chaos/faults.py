@@ -29,6 +29,7 @@ class Fault:
     description: str
     inject: Callable[[ChaosEnvironment, threading.Event, random.Random], None]
     heal: Callable[[ChaosEnvironment], None] = lambda env: None
+    durable_broker: bool = False  # runs in an environment whose broker keeps its log across a restart
 
 
 def _restart_everything(env: ChaosEnvironment) -> None:
@@ -143,7 +144,7 @@ FAULTS: dict[str, Fault] = {fault.name: fault for fault in (
           "before the offset commit); a supervisor restarts it", _worker_failpoints, _worker_failpoints_off),
     Fault("broker-restart", "broker stopped (1-4 s, then 8-15 s) and restarted on the same port, "
           "its log kept (durable storage)", _broker_restart,
-          _restart_everything),
+          _restart_everything, durable_broker=True),
     Fault("postgres-outage", "PostgreSQL connections reset and refused for 2-6 s, twice", _postgres_outage,
           _postgres_heal),
     Fault("api-sigkill", "API SIGKILLed twice, restarted", _kill_repeatedly("api"), _restart_everything),

@@ -8,6 +8,7 @@ import random
 import threading
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 import attrs
 
@@ -73,10 +74,20 @@ def run_fault(env: ChaosEnvironment, fault: Fault, plan: Plan, credentials: dict
     return total
 
 
-def run_plan(env: ChaosEnvironment, names: Iterable[str], plan: Plan) -> dict[str, Tally]:
-    """Every named fault in turn, on one environment."""
-    credentials = client_credentials(env)
-    return {name: run_fault(env, FAULTS[name], plan, credentials) for name in names}
+def run_plan(work_dir: Path, names: Iterable[str], plan: Plan) -> dict[str, Tally]:
+    """Every named fault in turn: those needing a durable broker in an environment of their own, the rest
+    in one shared environment (each fault heals what it broke)."""
+    results: dict[str, Tally] = {}
+    names = list(names)
+    for durable in (False, True):
+        batch = [name for name in names if FAULTS[name].durable_broker == durable]
+        if not batch:
+            continue
+        with ChaosEnvironment(work_dir / ("durable" if durable else "shared"), durable_broker=durable) as env:
+            credentials = client_credentials(env)
+            for name in batch:
+                results[name] = run_fault(env, FAULTS[name], plan, credentials)
+    return {name: results[name] for name in names}
 
 
 def table(results: dict[str, Tally]) -> str:

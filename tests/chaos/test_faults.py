@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.chaos.environment import ChaosEnvironment
+from tests.chaos.conftest import Environments
 from tests.chaos.faults import FAULTS
 from tests.chaos.runner import Plan, run_fault
 
@@ -14,9 +14,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 
 @pytest.mark.parametrize("name", list(FAULTS))
-def test_games_under_fault_lose_nothing_and_do_nothing_twice(chaos_env: ChaosEnvironment,
-                                                             chaos_credentials: dict[str, str], name: str) -> None:
-    tally = run_fault(chaos_env, FAULTS[name], Plan(), chaos_credentials)
+def test_games_under_fault_lose_nothing_and_do_nothing_twice(chaos_envs: Environments, name: str) -> None:
+    env, credentials = chaos_envs.get(durable_broker=FAULTS[name].durable_broker)
+    tally = run_fault(env, FAULTS[name], Plan(), credentials)
     assert tally.strikes > 0, f"{name} never struck"
     assert tally.clean, "\n".join([str(tally), *tally.problems])
     assert tally.answers >= Plan().questions * (Plan().api_games + Plan().telegram_games)
