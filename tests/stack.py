@@ -67,7 +67,7 @@ class ProcessStack:
 
     def stop_all(self) -> None:
         failures = []
-        for name in list(self.processes):
+        for name in reversed(list(self.processes)):  # the last started depend on the first (telebot on stand-in)
             try:
                 self.stop(name)
             except AssertionError as exc:

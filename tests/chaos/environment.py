@@ -151,7 +151,7 @@ class ChaosEnvironment:
         if self.standin is not None:
             self.standin.close()
         if self.stack is not None:
-            for name in list(self.stack.processes):
+            for name in reversed(list(self.stack.processes)):  # dependents first: telebot before stand-in
                 try:
                     self.stack.stop(name, timeout_s=20)
                 except AssertionError as exc:
