@@ -62,6 +62,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(document, ensure_ascii=False)
 
 
+WIRE_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3", "git", "httpcore", "hpack")
+
+
 def configure_logging(settings: Settings, process: str) -> None:
     """Configure the root logger once: level, format and the secret filter."""
     handler = logging.StreamHandler(sys.stderr)
@@ -86,6 +89,11 @@ def configure_logging(settings: Settings, process: str) -> None:
     # kafka-python logs every connection hiccup at WARNING/ERROR; our own code reports what matters.
     logging.getLogger("kafka").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # HTTP clients' DEBUG output is the wire: request headers (botocore logs the AWS Authorization header with
+    # its access key id), URLs and bodies. LOG_LEVEL=DEBUG is for our own code; these stay at INFO or above.
+    wire_level = max(logging.INFO, root.getEffectiveLevel())
+    for wire in WIRE_LOGGERS:
+        logging.getLogger(wire).setLevel(wire_level)
 
 
 class OpsServer:
