@@ -91,6 +91,23 @@ server and a versioned moto S3 bucket. The checks (tests/chaos/checks.py) read t
 stand-in's per-chat message record and the export targets' history (git log, S3 object versions).
 
 {"## Problems" + chr(10) + chr(10) + chr(10).join(problems) if problems else "No problems were recorded."}
+
+## What the suite found (and what was fixed)
+
+- A database outage froze the platform: connections cut mid-transaction left server sessions idle in transaction
+  holding row locks. Fixed: TCP keepalives on our connections and `idle_in_transaction_session_timeout` (60 s).
+- kafka-python's idempotent producer never recovers once the broker lost its producer state: every send timed
+  out forever. Fixed: the event producer replaces itself after 15 s of failed sends (`EventProducer.connect`).
+- A request recorded by an API that died before producing its command stayed pending for ever. Fixed: a retry
+  with the same Idempotency-Key produces it again after 10 s (guarded, so a settled request is never reopened).
+- Exports claimed by a killed worker waited 10 minutes. Fixed: claims are leases renewed while an export runs;
+  stale after 60 s.
+- Two workers on one host shared one Git clone. Fixed: each takes its own locked clone (`GIT_WORK_DIR`, `-2`...).
+- botocore's DEBUG log printed the AWS access key id (secrets test). Fixed: HTTP clients' wire loggers stay at
+  INFO or above whatever `LOG_LEVEL` says.
+- Tansu loses track of a consumer that leaves its group before its first join completes (the new member is
+  never assigned); the harness waits for a worker's assignment before it may be stopped. Real Kafka does not
+  need this.
 """
 
 
