@@ -98,6 +98,10 @@ class PurgeLedger:
     batch: int = 5000
 
 
+# Messages sent with ``tell`` (no caller waits): a database error on them must not stop the store.
+TOLD = (MarkSent, PurgeLedger)
+
+
 class SessionStoreActor(DatabaseActor):
     """All of the telebot's writes; callers ask (with a timeout) when they need the outcome."""
 
@@ -107,46 +111,44 @@ class SessionStoreActor(DatabaseActor):
     def on_receive(self, message: Any) -> Any:
         try:
             self.ensure_connection()
-            if isinstance(message, SaveSession):
-                return self._save(message)
-            if isinstance(message, MarkSent):
-                try:
-                    self._mark_sent(message)
-                except TRANSIENT_DB_ERRORS as exc:
-                    # Told, not asked: raising would stop the store. The op stays "pending" and may be re-sent
-                    # after a restart (the documented crash window), never lost.
-                    self.drop_connection()
-                    logger.warning("ledger op %d not marked sent: %s", message.ledger_id, type(exc).__name__)
-                return None
-            if isinstance(message, Claim):
-                return self._claim(message.key)
-            if isinstance(message, PurgeLedger):
-                try:
-                    return self._purge(message)
-                except TRANSIENT_DB_ERRORS as exc:
-                    # Told on a timer: raising would stop the store; the next purge tries again.
-                    self.drop_connection()
-                    logger.warning("ledger purge skipped: %s", type(exc).__name__)
-                    return 0
-            if isinstance(message, SaveChatSettings):
-                self._save_chat_settings(message)
-                return None
-            if isinstance(message, tuple) and message and message[0] == "chat_settings":
-                return self._chat_settings(message[1])
-            if message == "load_sessions":
-                return self._load_sessions()
-            if message == "load_pending":
-                return self._load_pending()
-            if isinstance(message, tuple) and message and message[0] == "message_ids":
-                return self._message_ids(message[1])
-            if isinstance(message, tuple) and message and message[0] == "polls":
-                return self._polls(message[1])
-            if isinstance(message, tuple) and message and message[0] == "load_session":
-                row = ChatSession.get_or_none(ChatSession.chat_id == message[1])
-                return row.snapshot if row is not None and row.phase != "finished" else None
-        except TRANSIENT_DB_ERRORS:
+            return self._handle(message)
+        except TRANSIENT_DB_ERRORS as exc:
             self.drop_connection()
-            raise
+            if isinstance(message, TOLD):
+                # Nobody waits for an answer, so raising would only stop the store (pykka lets an exception
+                # from a told message kill the actor). A sent mark stays "pending" (re-sent after a restart at
+                # worst, the documented crash window, never lost); the next purge tries again.
+                logger.warning("session store: %s skipped, database unavailable: %s", type(message).__name__,
+                               type(exc).__name__)
+                return None
+            raise  # asked: the caller gets the error and decides
+
+    def _handle(self, message: Any) -> Any:
+        if isinstance(message, SaveSession):
+            return self._save(message)
+        if isinstance(message, MarkSent):
+            self._mark_sent(message)
+            return None
+        if isinstance(message, Claim):
+            return self._claim(message.key)
+        if isinstance(message, PurgeLedger):
+            return self._purge(message)
+        if isinstance(message, SaveChatSettings):
+            self._save_chat_settings(message)
+            return None
+        if isinstance(message, tuple) and message and message[0] == "chat_settings":
+            return self._chat_settings(message[1])
+        if message == "load_sessions":
+            return self._load_sessions()
+        if message == "load_pending":
+            return self._load_pending()
+        if isinstance(message, tuple) and message and message[0] == "message_ids":
+            return self._message_ids(message[1])
+        if isinstance(message, tuple) and message and message[0] == "polls":
+            return self._polls(message[1])
+        if isinstance(message, tuple) and message and message[0] == "load_session":
+            row = ChatSession.get_or_none(ChatSession.chat_id == message[1])
+            return row.snapshot if row is not None and row.phase != "finished" else None
         logger.warning("session store: unexpected message %s", type(message).__name__)
         return None
 

@@ -123,3 +123,23 @@ def test_the_ledger_forgets_old_sent_calls_and_claims_but_never_a_pending_call(s
     assert claims == {f"{tag}:fresh-claim"}
     # A purged claim is simply new again; a kept one still refuses its replay.
     assert store.ask(Claim(key=f"{tag}:fresh-claim"), timeout=10) is False
+
+
+def test_a_database_outage_never_stops_the_store() -> None:
+    """Told messages (a sent mark, the purge) meet a dead database: the store logs and lives on; an asked
+    message gets the error back. Before, a refused connection on a told MarkSent killed the store for good."""
+    import peewee as pw
+
+    from schema.db import make_database
+    from trivia_actors.session_store import PurgeLedger, SaveSession
+
+    unreachable = make_database("postgresql://postgres@127.0.0.1:1/nowhere")
+    ref = SessionStoreActor.start(unreachable)
+    try:
+        ref.tell(MarkSent(ledger_id=1, message_id=10))
+        ref.tell(PurgeLedger(older_than=dt.timedelta(days=7)))
+        with pytest.raises(pw.OperationalError):
+            ref.ask(SaveSession(chat_id=1, game_id=None, phase="asking", snapshot={}, ops=()), timeout=10)
+        assert ref.is_alive(), "the store died on a database outage"
+    finally:
+        ref.stop()
