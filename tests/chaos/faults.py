@@ -32,6 +32,11 @@ class Fault:
     durable_broker: bool = False  # runs in an environment whose broker keeps its log across a restart
 
 
+def _pause(rng: random.Random, strike: int) -> float:
+    """Seconds before a strike: the first lands early, while even a short round is still being played."""
+    return rng.uniform(0.3, 1.2) if strike == 0 else rng.uniform(1.0, 4.0)
+
+
 def _restart_everything(env: ChaosEnvironment) -> None:
     for role in ROLES:
         env.ensure_running(role)
@@ -40,8 +45,8 @@ def _restart_everything(env: ChaosEnvironment) -> None:
 def _kill_repeatedly(role: str, *, times: int = 2) -> Callable[[ChaosEnvironment, threading.Event, random.Random],
                                                                 None]:
     def inject(env: ChaosEnvironment, stop: threading.Event, rng: random.Random) -> None:
-        for _ in range(times):
-            if stop.wait(rng.uniform(1.0, 4.0)):
+        for n in range(times):
+            if stop.wait(_pause(rng, n)):
                 return
             env.kill(role, signal.SIGKILL)
             time.sleep(rng.uniform(0.5, 2.0))
@@ -65,8 +70,8 @@ def _worker_failpoints_off(env: ChaosEnvironment) -> None:
 
 def _broker_restart(env: ChaosEnvironment, stop: threading.Event, rng: random.Random) -> None:
     assert env.broker is not None
-    for down_s in (rng.uniform(1.0, 4.0), rng.uniform(8.0, 15.0)):  # the second outlasts the clients' timeouts
-        if stop.wait(rng.uniform(1.0, 4.0)):
+    for n, down_s in enumerate((rng.uniform(1.0, 4.0), rng.uniform(8.0, 15.0))):  # the second outlasts timeouts
+        if stop.wait(_pause(rng, n)):
             return
         port = env.broker.port
         env.strikes += 1
@@ -78,8 +83,8 @@ def _broker_restart(env: ChaosEnvironment, stop: threading.Event, rng: random.Ra
 
 def _postgres_outage(env: ChaosEnvironment, stop: threading.Event, rng: random.Random) -> None:
     assert env.proxy is not None
-    for _ in range(2):
-        if stop.wait(rng.uniform(1.0, 4.0)):
+    for n in range(2):
+        if stop.wait(_pause(rng, n)):
             return
         env.strikes += 1
         env.proxy.cut()
@@ -110,8 +115,8 @@ def _deepseek_trouble(env: ChaosEnvironment, stop: threading.Event, rng: random.
 def _telegram_storm(status: int) -> Callable[[ChaosEnvironment, threading.Event, random.Random], None]:
     def inject(env: ChaosEnvironment, stop: threading.Event, rng: random.Random) -> None:
         assert env.standin is not None
-        for _ in range(3):
-            if stop.wait(rng.uniform(0.5, 3.0)):
+        for n in range(3):
+            if stop.wait(_pause(rng, n)):
                 return
             env.strikes += 1
             env.standin.set_faults(status, count=rng.randint(10, 30), retry_after=1)

@@ -21,6 +21,7 @@ from schema.bank import load_bank
 from trivia_actors.rules.judge import Verdict, judge
 
 RETRYABLE = {502, 503, 504}
+THINK_S = (0.2, 0.6)  # seconds a player takes to answer
 SETTLED = {"done", "failed"}
 
 
@@ -99,6 +100,7 @@ class ApiPlayer:
 
     def _answer(self, record: ApiGame, question: dict[str, Any]) -> dict[str, Any]:
         no = int(question["no"])
+        time.sleep(self.rng.uniform(*THINK_S))  # a player reads the question
         answer = self.key.answer(question["text"])
         near = _near_miss(answer, self.aliases.get(question["text"].strip(), ())) if answer else None
         for attempt in range(3):
@@ -207,6 +209,7 @@ class TelegramPlayer:
                 chat, lambda m, no=no: m["kind"] == "message" and bool(m.get("buttons"))
                 and f"Question {no}/{record.question_count}" in (m.get("text") or ""),
                 timeout=self.patience_s, after_seq=seq)
+            time.sleep(self.rng.uniform(*THINK_S))
             buttons = [b for row in question["buttons"] for b in row]
             choice = buttons[self.rng.randrange(len(buttons))]
             self._retry(functools.partial(self.standin.click, chat, chat, question["message_id"],
