@@ -43,6 +43,7 @@ from trivia_actors.session_messages import (
     Player,
     QuestionTimedOut,
     ResultArrived,
+    ResultOverdue,
     ScoreAsked,
     SessionEnded,
     SkipAsked,
@@ -53,6 +54,9 @@ from trivia_actors.session_messages import (
 from trivia_actors.session_store import SaveSession
 
 logger = logging.getLogger(__name__)
+
+# An accepted call with no result after this long is made again (same key): the API then produces it again.
+RESULT_WATCHDOG_S = 20.0
 
 
 @attrs.define
@@ -78,6 +82,7 @@ class SessionState:
     scoreboard: list[list[Any]] = attrs.field(factory=list)  # group: [name, score] best first
     handled_events: list[str] = attrs.field(factory=list)
     pending_calls: dict[str, dict[str, Any]] = attrs.field(factory=dict)  # in flight, re-issued after a restart
+    awaiting: dict[str, Any] | None = None  # the accepted call whose result the session waits for, and since when
 
     @property
     def is_group(self) -> bool:
@@ -142,6 +147,7 @@ class GameSessionActor(pykka.ThreadingActor):
         self.restored = restored
         self.clock = clock
         self._timer: threading.Timer | None = None
+        self._watchdog: threading.Timer | None = None
         self._event_tag = ""
         self._ops: list[OutboundOp] = []
         self._saved: dict[str, Any] | None = state.to_snapshot() if restored else None
@@ -156,13 +162,54 @@ class GameSessionActor(pykka.ThreadingActor):
             self._issue(call)
         if self.state.phase == "asking":
             self._arm_timer()
+        self._arm_watchdog()
 
     def on_stop(self) -> None:
         self._cancel_timer()
+        self._cancel_watchdog()
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         logger.error("chat %s game %s: session failed: %s", self.state.chat_id, self.state.game_id, exception_value)
         self._cancel_timer()
+        self._cancel_watchdog()
+
+    # --- the result watchdog ----------------------------------------------------------------------
+
+    def _arm_watchdog(self) -> None:
+        """After an accepted call, wait for its result; if none comes within RESULT_WATCHDOG_S (its event was
+        lost, or its command never reached the broker), the call is made again with the same idempotency key:
+        the API then produces the command again and the worker answers it (applying it at most once)."""
+        self._cancel_watchdog()
+        awaiting = self.state.awaiting
+        if awaiting is None or not self._still_awaiting(awaiting):
+            return
+        remaining = max(float(awaiting["since"]) + RESULT_WATCHDOG_S - self.clock(), 0.0)
+        self._watchdog = threading.Timer(remaining, self._tell_self, args=(ResultOverdue(key=awaiting["key"]),))
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def _cancel_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+
+    def _still_awaiting(self, call: dict[str, Any]) -> bool:
+        state = self.state
+        if call["kind"] == "create":
+            return state.phase == "creating"
+        return (call["kind"] == "answer" and state.phase == "judging" and state.game_id == call["game_id"]
+                and state.current_no == call["question_no"])
+
+    def _overdue(self, message: ResultOverdue) -> None:
+        awaiting = self.state.awaiting
+        if awaiting is None or awaiting["key"] != message.key:
+            return
+        if not self._still_awaiting(awaiting):
+            self.state.awaiting = None
+            return
+        logger.warning("chat %s game %s: no result for %s after %.0fs; making the call again", self.state.chat_id,
+                       self.state.game_id, awaiting["kind"], self.clock() - float(awaiting["since"]))
+        self._issue({k: v for k, v in awaiting.items() if k != "since"})
 
     # --- timers -----------------------------------------------------------------------------------
 
@@ -178,6 +225,9 @@ class GameSessionActor(pykka.ThreadingActor):
         self._timer.start()
 
     def _fire(self, message: QuestionTimedOut) -> None:
+        self._tell_self(message)
+
+    def _tell_self(self, message: Any) -> None:
         try:
             self.actor_ref.tell(message)
         except pykka.ActorDeadError:
@@ -238,6 +288,8 @@ class GameSessionActor(pykka.ThreadingActor):
         elif isinstance(message, TextGiven):
             self._answer(message.player, self.state.current_no, None, message.text[:500],
                          f"tg-text:{self.state.chat_id}:{message.update_id}", tag=self.state.game_tag)
+        elif isinstance(message, ResultOverdue):
+            self._overdue(message)
         elif isinstance(message, QuestionTimedOut):
             self._timed_out(message)
         elif isinstance(message, HintAsked):
@@ -399,7 +451,10 @@ class GameSessionActor(pykka.ThreadingActor):
     # --- API replies ------------------------------------------------------------------------------
 
     def _accepted(self, message: ApiAccepted) -> None:
-        self.state.pending_calls.pop(message.key, None)
+        call = self.state.pending_calls.pop(message.key, None)
+        if call is not None and self._still_awaiting(call):
+            self.state.awaiting = {**call, "since": self.clock()}
+            self._arm_watchdog()
         if message.kind == "game.create" and self.state.game_id is None:
             self.state.game_id = message.game_id
             self.state.game_tag = message.game_id.replace("-", "")[:8]

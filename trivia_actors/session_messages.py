@@ -122,6 +122,13 @@ class QuestionTimedOut:
 
 
 @attrs.frozen(kw_only=True)
+class ResultOverdue:
+    """The session's watchdog: no result came for the accepted call ``key`` in time (stale ones are ignored)."""
+
+    key: str
+
+
+@attrs.frozen(kw_only=True)
 class StopGame:
     """/stop in a chat (in groups: the starter or a chat admin)."""
 

@@ -22,6 +22,7 @@ from trivia_actors.rules.judge import Verdict, judge
 
 RETRYABLE = {502, 503, 504}
 THINK_S = (0.2, 0.6)  # seconds a player takes to answer
+RESEND_PENDING_S = 15.0  # a request pending this long is sent again with its key (docs/api.md)
 SETTLED = {"done", "failed"}
 
 
@@ -89,7 +90,7 @@ class ApiPlayer:
         body = {"question_count": question_count, "question_type": "text" if self.typed else "buttons"}
         accepted = self._post("/v1/games", body, f"{self.player_id}-game")
         record.game_id = accepted["game_id"]
-        created = self._settle(accepted)
+        created = self._settle(accepted, lambda: self._post("/v1/games", body, f"{self.player_id}-game"))
         if created["status"] != "done":
             raise PlayerGaveUp(f"game creation {created['status']}: {created.get('error')}")
         for question in created["result"]["questions"]:
@@ -111,10 +112,11 @@ class ApiPlayer:
             else:
                 options = list(question.get("options") or [])
                 body["option"] = options.index(answer) if answer in options else self.rng.randrange(len(options))
-            accepted = self._post(f"/v1/games/{record.game_id}/answers", body, f"{record.game_id}:{no}:{attempt}")
+            path, key = f"/v1/games/{record.game_id}/answers", f"{record.game_id}:{no}:{attempt}"
+            accepted = self._post(path, body, key)
             entry = ApiAnswer(no, accepted["request_id"])
             record.answers.append(entry)
-            outcome = self._settle(accepted)
+            outcome = self._settle(accepted, lambda path=path, body=body, key=key: self._post(path, body, key))
             entry.status = outcome["status"]
             if outcome["status"] != "done":
                 raise PlayerGaveUp(f"answer {no} {outcome['status']}: {outcome.get('error')}")
@@ -161,12 +163,19 @@ class ApiPlayer:
         accepted: dict[str, Any] = response.json()
         return accepted
 
-    def _settle(self, accepted: dict[str, Any]) -> dict[str, Any]:
+    def _settle(self, accepted: dict[str, Any], resend: Any) -> dict[str, Any]:
+        """Long-poll the request; as the API asks, send it again (same key) while it stays pending."""
         if accepted.get("status") in SETTLED:
             return accepted
         deadline = time.monotonic() + self.patience_s
+        sent = time.monotonic()
         while time.monotonic() < deadline:
-            body: dict[str, Any] = self._request("GET", f"/v1/requests/{accepted['request_id']}?wait=10").json()
+            if time.monotonic() - sent > RESEND_PENDING_S:
+                again = resend()
+                if again.get("status") in SETTLED:
+                    return again
+                sent = time.monotonic()
+            body: dict[str, Any] = self._request("GET", f"/v1/requests/{accepted['request_id']}?wait=5").json()
             if body["status"] in SETTLED:
                 return body
         raise PlayerGaveUp(f"request {accepted['request_id']} not settled within {self.patience_s:g}s")

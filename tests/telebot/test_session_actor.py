@@ -173,3 +173,33 @@ def test_an_answer_judged_by_ai_shows_why(session):
     assert "🤖 Judged by AI: Tchaikovsky &lt;names&gt; the composer" in calls[2][3]
     local = [c for c in calls if "Judged by AI" in c[3]]
     assert len(local) == 1
+
+
+def test_a_lost_result_is_asked_for_again_with_the_same_key(session, monkeypatch):
+    """No result after the watchdog's time (its event lost, or its command never produced): the session makes
+    the same call again, same idempotency key, until the result comes; then it stops asking."""
+    import trivia_actors.session as session_module
+
+    monkeypatch.setattr(session_module, "RESULT_WATCHDOG_S", 0.3)
+    ref, outbox, api, _ = session
+    ref.tell(StartGame(chat_id=42, player=PLAYER, category="science", question_count=2, update_id=7))
+    deadline = time.monotonic() + 5
+    while sum(c[0] == "create_game" for c in api.calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    creates = [c[1]["idempotency_key"] for c in api.calls if c[0] == "create_game"]
+    assert len(creates) >= 2 and set(creates) == {"tg-play:42:7"}, creates
+    ref.tell(_result(ev.GameCreated(question_count=2, time_limit_s=30, questions=_questions(2))))
+    outbox.wait_for(2)
+    ref.tell(AnswerGiven(chat_id=42, player=PLAYER, game_tag=TAG, question_no=0, option=1, update_id=8))
+    deadline = time.monotonic() + 5
+    while sum(c[0] == "submit_answer" for c in api.calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    answers = [c[1] for c in api.calls if c[0] == "submit_answer"]
+    assert len(answers) >= 2 and {(a["idempotency_key"], a["option"]) for a in answers} == \
+        {(answers[0]["idempotency_key"], 1)}, answers
+    ref.tell(_result(_evaluated(0, "correct", 900, 900, 1), request_id="r-a0"))
+    outbox.wait_for(4)
+    settled = len(api.calls)
+    time.sleep(1.0)
+    assert len(api.calls) == settled, "once the result came, nothing is asked again"
+    assert ref.ask("state", timeout=2).phase == "asking"
