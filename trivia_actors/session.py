@@ -197,8 +197,8 @@ class GameSessionActor(pykka.ThreadingActor):
         state = self.state
         if call["kind"] == "create":
             return state.phase == "creating"
-        return (call["kind"] == "answer" and state.phase == "judging" and state.game_id == call["game_id"]
-                and state.current_no == call["question_no"])
+        return (call["kind"] in {"answer", "timeout"} and state.phase == "judging"
+                and state.game_id == call["game_id"] and state.current_no == call["question_no"])
 
     def _overdue(self, message: ResultOverdue) -> None:
         awaiting = self.state.awaiting
@@ -209,7 +209,11 @@ class GameSessionActor(pykka.ThreadingActor):
             return
         logger.warning("chat %s game %s: no result for %s after %.0fs; making the call again", self.state.chat_id,
                        self.state.game_id, awaiting["kind"], self.clock() - float(awaiting["since"]))
-        self._issue({k: v for k, v in awaiting.items() if k != "since"})
+        if awaiting["kind"] == "timeout":
+            self.state.awaiting = None
+            self._close_question(int(awaiting["question_no"]))  # the worker closes a question once
+        else:
+            self._issue({k: v for k, v in awaiting.items() if k != "since"})
 
     # --- timers -----------------------------------------------------------------------------------
 
@@ -254,6 +258,9 @@ class GameSessionActor(pykka.ThreadingActor):
         self._cancel_timer()
         self.commands.question_timed_out(game_id=state.game_id, chat_id=state.chat_id, subject=state.player.subject,
                                          question_no=question_no)
+        state.awaiting = {"kind": "timeout", "key": f"timeout:{state.game_id}:{question_no}",
+                          "game_id": state.game_id, "question_no": question_no, "since": self.clock()}
+        self._arm_watchdog()
 
     # --- dispatch ---------------------------------------------------------------------------------
 

@@ -203,3 +203,23 @@ def test_a_lost_result_is_asked_for_again_with_the_same_key(session, monkeypatch
     time.sleep(1.0)
     assert len(api.calls) == settled, "once the result came, nothing is asked again"
     assert ref.ask("state", timeout=2).phase == "asking"
+
+
+def test_a_lost_timeout_result_sends_the_timeout_again(session, monkeypatch):
+    """The timeout command has a deterministic request id, so sending it again makes the worker replay its
+    stored outcome (the reveal) if the first result was lost."""
+    import trivia_actors.session as session_module
+
+    monkeypatch.setattr(session_module, "RESULT_WATCHDOG_S", 0.3)
+    ref, outbox, _api, commands = session
+    ref.tell(StartGame(chat_id=42, player=PLAYER, category=None, question_count=2, update_id=1))
+    ref.tell(_result(ev.GameCreated(question_count=2, time_limit_s=0.2, questions=_questions(2))))
+    deadline = time.monotonic() + 5
+    while len(commands.timeouts) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert commands.timeouts[:2] == [{"game_id": GAME_ID, "chat_id": 42, "subject": "tg:42", "question_no": 0}] * 2
+    ref.tell(_result(_evaluated(0, "timeout", 0, 0, 1), request_id="r-t0"))
+    outbox.wait_for(4)
+    sent = sum(t["question_no"] == 0 for t in commands.timeouts)
+    time.sleep(0.8)
+    assert sum(t["question_no"] == 0 for t in commands.timeouts) == sent, "once revealed, it is not sent again"
