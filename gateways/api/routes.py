@@ -143,9 +143,13 @@ async def submit(request: Request, principal: Principal, *, kind: str, game_id: 
     # Still pending long after it was recorded: the process that recorded it may have died before producing
     # its command. Producing it again is safe: the worker applies a request once, by its id and key.
     stalled = not created and row.status == "pending" and _seconds_since(row.updated_at) > REPRODUCE_PENDING_AFTER_S
-    if (retry_of_refused or stalled) and not await context.db(
-            context.store.reopen, row.id, from_status=row.status, unchanged_since=row.updated_at):
-        retry_of_refused = stalled = False  # settled (or retried) meanwhile: nothing to produce
+    if retry_of_refused or stalled:
+        if await context.db(context.store.reopen, row.id, from_status=row.status, unchanged_since=row.updated_at):
+            row.status, row.error = "pending", None  # what the reopen wrote: answer from it, not the old read
+        else:
+            retry_of_refused = stalled = False  # settled (or retried) meanwhile: nothing to produce; read it anew
+            fresh: RequestStatus | None = await context.db(context.store.get_request, row.id)
+            row = fresh or row
     if created or retry_of_refused or stalled:
         envelope = Envelope(request_id=row.id, game_id=row.game_id or game_id, chat_id=chat_id, user_id=subject,
                             payload=payload)

@@ -61,3 +61,23 @@ def test_a_settled_request_is_never_reopened_by_a_retry(harness: ApiHarness, top
     with harness.database.connection_context():
         assert RequestStatus.get_by_id(request_id).status == "done", "a settled request stays settled"
     assert _commands_for(topics, request_id, at_least=1) == 1
+
+
+def test_a_retry_after_a_503_is_pending_again_not_the_old_failure(harness: ApiHarness, topics) -> None:
+    """What a 503 leaves (failed: broker_unavailable) is retried: the command is produced and the answer says
+    pending, even with ?wait (it used to be the stale 'failed' read before the retry)."""
+    api = harness.start()
+    client = harness.new_client("player")
+    key = f"k-{uuid.uuid4()}"
+    headers = {**harness.bearer(api, client, player="pat"), "Idempotency-Key": key}
+    request_id, game_id = str(uuid.uuid4()), str(uuid.uuid4())
+    with harness.database.connection_context():
+        RequestStatus.create(id=request_id, client_id=client["client_id"], subject=f"api:{client['client_id']}:pat",
+                             kind="game.create", game_id=game_id, idempotency_key=key, status="failed",
+                             error={"code": "broker_unavailable", "message": "the broker did not accept the request"})
+    retry = api.post("/v1/games?wait=1", json={"question_count": 3}, headers=headers)
+    assert retry.status_code == 202, retry.text
+    assert retry.json()["request_id"] == request_id and retry.json()["status"] == "pending"
+    assert _commands_for(topics, request_id, at_least=1) == 1
+    with harness.database.connection_context():
+        assert RequestStatus.get_by_id(request_id).status == "pending"
