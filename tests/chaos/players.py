@@ -172,13 +172,19 @@ class ApiPlayer:
         while time.monotonic() < deadline:
             if time.monotonic() - sent > RESEND_PENDING_S:
                 again = resend()
-                if again.get("status") in SETTLED:
+                if again.get("status") in SETTLED and not _refused_by_broker(again):
                     return again
                 sent = time.monotonic()
             body: dict[str, Any] = self._request("GET", f"/v1/requests/{accepted['request_id']}?wait=5").json()
-            if body["status"] in SETTLED:
+            if _refused_by_broker(body):
+                sent = 0.0  # the broker refused it (the 503 another call got): send it again now
+            elif body["status"] in SETTLED:
                 return body
         raise PlayerGaveUp(f"request {accepted['request_id']} not settled within {self.patience_s:g}s")
+
+
+def _refused_by_broker(view: dict[str, Any]) -> bool:
+    return view.get("status") == "failed" and (view.get("error") or {}).get("code") == "broker_unavailable"
 
 
 def _near_miss(answer: str, aliases: tuple[str, ...]) -> str | None:
