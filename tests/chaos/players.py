@@ -165,7 +165,7 @@ class ApiPlayer:
 
     def _settle(self, accepted: dict[str, Any], resend: Any) -> dict[str, Any]:
         """Long-poll the request; as the API asks, send it again (same key) while it stays pending."""
-        if accepted.get("status") in SETTLED:
+        if accepted.get("status") in SETTLED and not _refused_by_broker(accepted):
             return accepted
         deadline = time.monotonic() + self.patience_s
         sent = time.monotonic()
