@@ -202,7 +202,10 @@ class ChaosEnvironment:
             if "assigned" in self.stack.log(name):
                 return
             time.sleep(0.2)
-        logger.warning("%s not assigned partitions within %gs (exit code %s)", name, wait_s, process.poll())
+        if process.poll() is None:
+            logger.warning("%s not assigned partitions within %gs", name, wait_s)
+        else:  # died at a failpoint before it logged its assignment: the supervisor starts another
+            logger.info("%s exited (code %s) before it was assigned partitions", name, process.poll())
 
     def start_api(self) -> None:
         assert self.stack is not None
