@@ -105,6 +105,14 @@ stand-in's per-chat message record and the export targets' history (git log, S3 
 - Two workers on one host shared one Git clone. Fixed: each takes its own locked clone (`GIT_WORK_DIR`, `-2`...).
 - botocore's DEBUG log printed the AWS access key id (secrets test). Fixed: HTTP clients' wire loggers stay at
   INFO or above whatever `LOG_LEVEL` says.
+- The telebot's session store died for good when the database refused a connection before a told "sent" mark
+  (long run): Telegram games then hung. Fixed: told messages never raise out of the store.
+- A Telegram answer sent while the API was SIGKILLed (recorded, never produced) stranded its game (long run,
+  api-sigkill). Fixed: the session's result watchdog makes an accepted call again after 20 s without a result
+  (the API produces a request pending over 10 s again), and sends a question timeout again (its request id is
+  deterministic, so the worker replays the reveal).
+- A retry of a request the broker had refused answered from the stale read, "failed", so clients gave up on a
+  request the retry had just produced (long run, broker-restart). Fixed: answer from the reopened state.
 - Tansu loses track of a consumer that leaves its group before its first join completes (the new member is
   never assigned); the harness waits for a worker's assignment before it may be stopped. Real Kafka does not
   need this.
