@@ -188,11 +188,11 @@ def _refused_by_broker(view: dict[str, Any]) -> bool:
 
 
 def _near_miss(answer: str, aliases: tuple[str, ...]) -> str | None:
-    """A wrong spelling the local judge calls "close" (so DeepSeek is asked), or None if none is found."""
-    if len(answer) <= 5:
-        return None
-    for candidate in (answer[:-3] + "xy" + answer[-1:], answer[:-2], answer.rsplit(maxsplit=1)[-1]):
-        if judge(candidate, answer, aliases).verdict is Verdict.CLOSE:
+    """A wrong spelling the local judge calls "close" (so DeepSeek is asked), or None (one bank answer in ten)."""
+    candidates = (answer[:-3] + "xy" + answer[-1:], answer[:-2], answer.rsplit(maxsplit=1)[-1], answer[:-1] + "zz",
+                  "x" + answer[1:-1] + "x", answer[: len(answer) // 2])
+    for candidate in candidates:
+        if candidate.strip() and candidate != answer and judge(candidate, answer, aliases).verdict is Verdict.CLOSE:
             return candidate
     return None
 
