@@ -157,7 +157,8 @@ class EventProducer:
 
     def send_raw(self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]],
                  *, timeout_s: float = 10.0) -> None:
-        """Produce raw bytes (the dead-letter copy of a poison message) and wait for the ack."""
+        """Produce raw bytes (an encoded event, or the dead-letter copy of a poison message) and wait for the
+        ack; raise :class:`BrokerUnavailable` if none comes."""
         try:
             self._producer.send(topic, key=key, value=value, headers=headers).get(timeout=timeout_s)
         except KafkaError as exc:
@@ -168,14 +169,7 @@ class EventProducer:
     def send_and_wait(self, topic: str, envelope: Envelope, *, timeout_s: float = 10.0,
                       key: str | None = None) -> None:
         """Produce and block until the broker acknowledges; raise :class:`BrokerUnavailable` if not."""
-        try:
-            self._producer.send(topic, key=(key or envelope.game_id).encode(), value=encode(envelope)).get(
-                timeout=timeout_s
-            )
-        except KafkaError as exc:
-            self._failed()
-            raise BrokerUnavailable(f"broker did not acknowledge on {topic}: {type(exc).__name__}") from exc
-        self._succeeded()
+        self.send_raw(topic, (key or envelope.game_id).encode(), encode(envelope), [], timeout_s=timeout_s)
 
     def flush(self, timeout_s: float = 10.0) -> None:
         """Wait for every buffered event to be acknowledged."""

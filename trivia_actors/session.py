@@ -210,7 +210,6 @@ class GameSessionActor(pykka.ThreadingActor):
         logger.warning("chat %s game %s: no result for %s after %.0fs; making the call again", self.state.chat_id,
                        self.state.game_id, awaiting["kind"], self.clock() - float(awaiting["since"]))
         if awaiting["kind"] == "timeout":
-            self.state.awaiting = None
             self._close_question(int(awaiting["question_no"]))  # the worker closes a question once
         else:
             self._issue({k: v for k, v in awaiting.items() if k != "since"})

@@ -132,8 +132,8 @@ def _failpoints(env: Mapping[str, str]) -> tuple[tuple[str, float], ...]:
     raw = env.get("TRIVIA_FAILPOINTS", "").strip()
     points = []
     for item in filter(None, (part.strip() for part in raw.split(","))):
-        name, _, probability = item.partition("=")
-        if name.strip() not in KNOWN_FAILPOINTS:
+        name, _, probability = (part.strip() for part in item.partition("="))
+        if name not in KNOWN_FAILPOINTS:
             known = ", ".join(sorted(KNOWN_FAILPOINTS))
             raise SettingsError(f"TRIVIA_FAILPOINTS names an unknown failpoint; known: {known}")
         try:
@@ -142,7 +142,7 @@ def _failpoints(env: Mapping[str, str]) -> tuple[tuple[str, float], ...]:
             raise SettingsError("TRIVIA_FAILPOINTS entries are name=probability") from None
         if not 0.0 <= value <= 1.0:
             raise SettingsError("TRIVIA_FAILPOINTS probabilities must be between 0 and 1")
-        points.append((name.strip(), value))
+        points.append((name, value))
     return tuple(points)
 
 
