@@ -20,7 +20,7 @@ from gateways.process import start_process
 from schema.auth_models import RefreshToken
 from schema.db import bind_database
 from schema.models import ApiClient
-from trivia_actors.settings import SettingsError
+from trivia_actors.runtime import SettingsError
 
 MAX_SERVICE_TTL_S = 366 * 24 * 3600
 

@@ -12,8 +12,8 @@ from gateways.process import start_process
 from schema.bank import BankError, load_bank, seed_questions
 from schema.db import DatabaseUnavailable, bind_database, describe_target, wait_for_database
 from schema.migrations import apply_migrations
-from trivia_actors.kafka_io import ensure_topics
-from trivia_actors.settings import Settings
+from trivia_actors.kafka import ensure_topics
+from trivia_actors.runtime import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
-from trivia_actors.rules.judge import judge
+from trivia_actors.rules import judge
 
 
 class _LineError(ValueError):

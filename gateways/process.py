@@ -9,8 +9,7 @@ import threading
 from types import FrameType
 
 from gateways.observability import configure_logging
-from trivia_actors import failpoints
-from trivia_actors.settings import Settings, SettingsError, load_settings
+from trivia_actors.runtime import Settings, SettingsError, failpoints, load_settings
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from gateways.exporters.work_dir import ExclusiveWorkDir, WorkDirBusy
 from gateways.observability import OpsServer
 from gateways.process import start_process, stop_event_on_signals
 from schema.db import DatabaseUnavailable, bind_database, wait_for_database
-from trivia_actors.kafka_io import EventProducer
-from trivia_actors.worker_runtime import WorkerRuntime
+from trivia_actors.kafka import EventProducer
+from trivia_actors.worker import WorkerRuntime
 
 logger = logging.getLogger(__name__)
 

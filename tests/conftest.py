@@ -15,7 +15,7 @@ from gateways.local_broker import LocalBroker
 from schema.bank import load_bank, seed_questions
 from schema.db import bind_database
 from schema.migrations import apply_migrations
-from trivia_actors.settings import Settings, load_settings
+from trivia_actors.runtime import Settings, load_settings
 
 TEST_JWT_SECRET = "test-secret-0123456789-abcdefghijklmnop"
 

@@ -9,7 +9,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 
 from schema.events import Envelope, decode, encode
-from trivia_actors.settings import Settings
+from trivia_actors.runtime import Settings
 
 
 class TopicReader:

@@ -29,7 +29,7 @@ from gateways.api.openapi import Operation, build_document
 from gateways.api.routes import DESCRIPTION, OPERATIONS
 from gateways.api.security import HEADER_VALUE, authenticate, context_of, rate_limit
 from gateways.api.validation import MAX_BODY_BYTES
-from trivia_actors.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from trivia_actors.runtime import HTTP_REQUESTS, HTTP_SECONDS
 
 __all__ = ["ApiContext", "ApiMiddleware", "ProducerHolder", "create_app"]
 

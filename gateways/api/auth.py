@@ -22,7 +22,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
-from trivia_actors.settings import Settings, SettingsError
+from trivia_actors.runtime import Settings, SettingsError
 
 SCOPES = ("player", "service", "admin")
 LEEWAY_S = 10

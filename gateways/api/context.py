@@ -24,8 +24,8 @@ from gateways.api.revocation import RevocationCache
 from gateways.api.store import ApiStore
 from gateways.api.tokens import TokenStore
 from schema.events import Envelope
-from trivia_actors.kafka_io import BrokerUnavailable, EventProducer
-from trivia_actors.settings import Settings
+from trivia_actors.kafka import BrokerUnavailable, EventProducer
+from trivia_actors.runtime import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from gateways.api.app import ApiContext, create_app
 from gateways.api.auth import TokenService
 from gateways.process import start_process
 from schema.db import bind_database
-from trivia_actors.settings import SettingsError
+from trivia_actors.runtime import SettingsError
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
 from schema.events import EventDecodeError, decode, to_dict
-from trivia_actors.kafka_io import make_consumer
-from trivia_actors.settings import Settings
+from trivia_actors.kafka import make_consumer
+from trivia_actors.runtime import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -56,7 +56,7 @@ from gateways.api.store import request_view, settled_view
 from gateways.api.tokens import IssueAccess, IssuedTokens, RefreshError
 from schema.events import AnswerSubmit, Envelope, GameCreate, GameFinish, HintRequest, Payload
 from schema.models import RequestStatus, utcnow
-from trivia_actors.kafka_io import BrokerUnavailable
+from trivia_actors.kafka import BrokerUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -25,8 +25,7 @@ from urllib.parse import urlsplit
 
 import git
 
-from trivia_actors.exporters import scrub_text
-from trivia_actors.transcript import Transcript
+from trivia_actors.exports import Transcript, scrub_text
 
 logger = logging.getLogger(__name__)
 

@@ -17,9 +17,8 @@ import pykka
 
 from gateways.exporters.git_exporter import GitTranscriptExporter
 from gateways.exporters.s3_exporter import S3TranscriptExporter
-from trivia_actors.export_ports import TranscriptExporter
-from trivia_actors.exporters import ExportDrainerActor, Wake
-from trivia_actors.settings import Settings
+from trivia_actors.exports import ExportDrainerActor, TranscriptExporter, Wake
+from trivia_actors.runtime import Settings
 
 logger = logging.getLogger(__name__)
 

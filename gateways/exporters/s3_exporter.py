@@ -24,7 +24,7 @@ import boto3
 import botocore.config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from trivia_actors.transcript import Transcript
+from trivia_actors.exports import Transcript
 
 logger = logging.getLogger(__name__)
 

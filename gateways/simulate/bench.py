@@ -47,7 +47,7 @@ from gateways.simulate.telegram_mode import (
     is_question,
 )
 from schema.db import bind_database
-from trivia_actors.settings import load_settings
+from trivia_actors.runtime import load_settings
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The floors the pipeline stands on, each measured alone with the pipeline's own settings.
 
 * broker: produce (acks=all, wait for the ack, as the API does) -> consume, with ``make_producer`` /
-  ``make_consumer`` from :mod:`trivia_actors.kafka_io`;
+  ``make_consumer`` from :mod:`trivia_actors.kafka.clients`;
 * database: the rows one answer writes at the least (an ``answers`` row and its game's score), one savepoint
   per answer and one transaction per batch, as the persistence actor does;
 * in-process: the worker's own code for an answer (:meth:`GameStore.question_for`, :func:`evaluate`,
@@ -30,10 +30,10 @@ from kafka.structs import TopicPartition
 from gateways.simulate.report import summarize
 from schema.events import AnswerSubmit, Envelope, GameCreate, encode
 from schema.models import Answer, GameSession, Question, RequestStatus
-from trivia_actors.evaluation import evaluate
-from trivia_actors.game_store import GameStore
-from trivia_actors.kafka_io import make_consumer, make_producer
-from trivia_actors.settings import Settings
+from trivia_actors.kafka import make_consumer, make_producer
+from trivia_actors.rules import evaluate
+from trivia_actors.runtime import Settings
+from trivia_actors.worker import GameStore
 
 FLOOR_CLIENT = "bench-floor"
 

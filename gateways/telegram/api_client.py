@@ -18,7 +18,7 @@ import attrs
 import pykka
 import requests
 
-from trivia_actors.ports import ApiAccepted, ApiRefused
+from trivia_actors.session import ApiAccepted, ApiRefused
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def _error(response: requests.Response) -> tuple[str, str]:
 
 
 class HttpGameApi:
-    """Implements :class:`trivia_actors.ports.GameApi` over a pool of :class:`ApiClientActor`."""
+    """Implements :class:`trivia_actors.session.ports.GameApi` over a pool of :class:`ApiClientActor`."""
 
     def __init__(self, base_url: str, token: str, *, pool_size: int = 8) -> None:
         self.actors = [ApiClientActor.start(base_url, token) for _ in range(pool_size)]

@@ -22,22 +22,27 @@ from telegram.ext import (
 
 from gateways.telegram.reads import GameReads, ReadsUnavailable
 from schema.bank import category_titles
-from trivia_actors import texts
-from trivia_actors.chat_settings import ChatSettings, SettingError
-from trivia_actors.metrics import TELEGRAM_UPDATES
-from trivia_actors.ports import Button, Keyboard, OutboundOp, TelegramOutbox
-from trivia_actors.session_messages import (
+from trivia_actors.runtime import TELEGRAM_UPDATES
+from trivia_actors.session import (
     AnswerGiven,
+    Button,
+    ChatSettings,
+    Claim,
     HintAsked,
+    Keyboard,
+    OutboundOp,
     Player,
     PollAnswered,
+    SaveChatSettings,
     ScoreAsked,
+    SettingError,
     SkipAsked,
     StartGame,
     StopGame,
+    TelegramOutbox,
     TextGiven,
+    texts,
 )
-from trivia_actors.session_store import Claim, SaveChatSettings
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import threading
 import uuid
 
 from schema.events import Envelope, QuestionTimeout
-from trivia_actors.kafka_io import EventProducer, describe
+from trivia_actors.kafka import EventProducer, describe
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ MAX_ATTEMPTS = 60
 
 
 class KafkaCommandSink:
-    """Implements :class:`trivia_actors.ports.CommandSink` with the telebot's producer, retrying until acked."""
+    """Implements :class:`trivia_actors.session.ports.CommandSink` with the telebot's producer, retrying until acked."""
 
     def __init__(self, producer: EventProducer, topic: str, client_id: str = "telebot") -> None:
         self.producer = producer

@@ -25,13 +25,9 @@ from gateways.telegram.outbox import FloodLimits, TelegramOutbox
 from gateways.telegram.reads import GameReads
 from gateways.telegram.webhook import create_webhook_app
 from schema.db import DatabaseUnavailable, bind_database, wait_for_database
-from trivia_actors.kafka_bridge import Completion, ConsumerBridgeActor
-from trivia_actors.kafka_io import EventProducer, make_consumer
-from trivia_actors.ports import OutboundOp
-from trivia_actors.session_manager import SessionManagerActor
-from trivia_actors.session_messages import PollSent, ResultArrived
-from trivia_actors.session_store import MarkSent, SessionStoreActor
-from trivia_actors.settings import Settings, SettingsError
+from trivia_actors.kafka import Completion, ConsumerBridgeActor, EventProducer, make_consumer
+from trivia_actors.runtime import Settings, SettingsError
+from trivia_actors.session import MarkSent, OutboundOp, PollSent, ResultArrived, SessionManagerActor, SessionStoreActor
 
 logger = logging.getLogger(__name__)
 

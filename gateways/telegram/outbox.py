@@ -22,8 +22,8 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from gateways.bridge import LoopBridge
-from trivia_actors.metrics import TELEGRAM_SENT
-from trivia_actors.ports import Keyboard, OutboundOp
+from trivia_actors.runtime import TELEGRAM_SENT
+from trivia_actors.session import Keyboard, OutboundOp
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class _ChatLane:
 
 
 class TelegramOutbox:
-    """Implements :class:`trivia_actors.ports.TelegramOutbox`; thread-safe entry, all work on the bot's loop."""
+    """Implements :class:`trivia_actors.session.ports.TelegramOutbox`; thread-safe entry, all work on the bot's loop."""
 
     def __init__(self, bot: Bot, bridge: LoopBridge, limits: FloodLimits = FloodLimits(),
                  on_sent: Callable[[OutboundOp, int | None, str | None], None] | None = None) -> None:

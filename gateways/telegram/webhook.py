@@ -19,7 +19,7 @@ from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application
 
-from trivia_actors.metrics import TELEGRAM_UPDATES
+from trivia_actors.runtime import TELEGRAM_UPDATES
 
 logger = logging.getLogger(__name__)
 

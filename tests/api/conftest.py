@@ -23,8 +23,8 @@ from gateways.api.app import ApiContext, create_app
 from gateways.api.auth import hash_secret, new_client_credentials
 from schema.models import Answer, ApiClient, GameSession, Question, TelegramUser, utcnow
 from tests.conftest import TEST_JWT_SECRET
-from trivia_actors.kafka_io import ensure_topics
-from trivia_actors.settings import Settings
+from trivia_actors.kafka import ensure_topics
+from trivia_actors.runtime import Settings
 
 
 def b64url(data: bytes) -> str:

@@ -214,7 +214,7 @@ def test_scopes_are_enforced_with_403(harness: ApiHarness) -> None:
 
 
 def test_short_secret_is_refused_at_start(harness: ApiHarness) -> None:
-    from trivia_actors.settings import SettingsError
+    from trivia_actors.runtime.settings import SettingsError
 
     with pytest.raises(SettingsError, match="at least 32 bytes"):
         harness.start(jwt_secret="too-short-secret")

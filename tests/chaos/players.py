@@ -18,7 +18,7 @@ import requests
 from gateways.simulate.players import AnswerKey
 from gateways.telegram_standin import StandinClient
 from schema.bank import load_bank
-from trivia_actors.rules.judge import Verdict, judge
+from trivia_actors.rules import Verdict, judge
 
 RETRYABLE = {502, 503, 504}
 THINK_S = (0.2, 0.6)  # seconds a player takes to answer

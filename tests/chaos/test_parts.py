@@ -14,7 +14,7 @@ import pytest
 from gateways.exporters.work_dir import ExclusiveWorkDir
 from tests.chaos.environment import _host_port, _with_port
 from tests.chaos.tcp_proxy import TcpProxy
-from trivia_actors.settings import SettingsError, load_settings
+from trivia_actors.runtime import SettingsError, load_settings
 
 
 def test_failpoints_parse_in_the_test_environment_only() -> None:
@@ -32,8 +32,8 @@ def test_failpoints_parse_in_the_test_environment_only() -> None:
 
 def test_an_armed_failpoint_kills_its_process_with_sigkill() -> None:
     script = textwrap.dedent("""
-        from trivia_actors import failpoints
-        from trivia_actors.settings import load_settings
+        from trivia_actors.runtime import failpoints
+        from trivia_actors.runtime.settings import load_settings
         failpoints.hit("persist.after_commit")  # not armed: a no-op
         print("alive", flush=True)
         failpoints.arm(load_settings({"TRIVIA_ENV": "test", "TRIVIA_FAILPOINTS": "persist.after_commit=1"}))

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from setuptools import find_packages
 
-from trivia_actors.settings import load_settings
+from trivia_actors.runtime import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = REPO / "compose"

@@ -10,7 +10,7 @@ import pytest
 from gateways.deepseek_client import DeepSeekClient, client_factory, parse_completion, parse_retry_after
 from tests.deepseek.conftest import SECRET_KEY, chat_requests
 from trivia_actors.deepseek import ChatError, ChatRequest
-from trivia_actors.settings import Settings
+from trivia_actors.runtime import Settings
 
 REQUEST = ChatRequest(purpose="judge", messages=(("system", "Reply in JSON."), ("user", "Say hi as json.")),
                       temperature=0.0, max_tokens=50)

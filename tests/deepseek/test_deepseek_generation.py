@@ -10,7 +10,7 @@ import pytest
 
 from schema.bank import content_hash
 from tests.deepseek.conftest import chat_requests, generation_json, question_item
-from trivia_actors.generation import (
+from trivia_actors.deepseek.generation import (
     GenerationError,
     clean_topic,
     dedupe,

@@ -10,8 +10,8 @@ from prometheus_client import REGISTRY
 
 from tests.deepseek.conftest import chat_requests, verdict_json
 from trivia_actors.deepseek import JUDGE_SYSTEM_PROMPT, BadReply, judge_request, parse_verdict
-from trivia_actors.evaluation import Evaluation
-from trivia_actors.evaluator import upgraded
+from trivia_actors.rules import Evaluation
+from trivia_actors.worker.evaluator import upgraded
 
 
 def test_the_players_text_is_json_data_inside_a_delimited_block():
@@ -47,7 +47,7 @@ CLOSE = Evaluation(verdict="close", given="Tchaikovsky", judged_by="local", reas
 
 
 def test_deepseek_only_ever_upgrades_a_close_verdict():
-    from trivia_actors.deepseek import AnswerJudged
+    from trivia_actors.deepseek.actor import AnswerJudged
 
     def judged(verdict):
         return AnswerJudged(token="t", game_id="g", request_id="r", verdict=verdict, reason="because")

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from tests.deepseek.conftest import chat_requests, verdict_json
-from trivia_actors.deepseek import (
+from trivia_actors.deepseek.actor import (
     AnswerJudged,
     ChatError,
     ChatRequest,
@@ -21,8 +21,8 @@ from trivia_actors.deepseek import (
     RetryPolicy,
     call_with_retries,
 )
-from trivia_actors.evaluation import Evaluation
-from trivia_actors.evaluator import upgraded
+from trivia_actors.rules import Evaluation
+from trivia_actors.worker.evaluator import upgraded
 
 
 class FakeClock:

@@ -28,8 +28,8 @@ from tests.deepseek.conftest import (
 )
 from tests.kafka_helpers import CommandWriter, TopicReader
 from trivia_actors.deepseek import DeepSeekTuning
-from trivia_actors.kafka_io import EventProducer, ensure_topics, make_producer
-from trivia_actors.worker_runtime import WorkerRuntime
+from trivia_actors.kafka import EventProducer, ensure_topics, make_producer
+from trivia_actors.worker import WorkerRuntime
 
 TUNING = DeepSeekTuning(judge_deadline_s=4.0, generation_deadline_s=3.0, breaker_threshold=3,
                         breaker_cooldown_s=60.0, retry=FAST_RETRY)

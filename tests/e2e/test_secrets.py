@@ -16,7 +16,7 @@ from schema.models import ExportOutbox
 from tests.exports.git_server import GitServer
 from tests.exports.moto_server import MotoServer
 from tests.kafka_helpers import TopicReader
-from trivia_actors.settings import load_settings
+from trivia_actors.runtime import load_settings
 
 CANARIES = {
     "JWT_SECRET": "canary-jwt-7f3a9c1e5b2d4f6a8c0e2b4d6f8a0c2e",

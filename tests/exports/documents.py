@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from trivia_actors.transcript import Transcript, render
+from trivia_actors.exports import Transcript, render
 
 
 def sample_document(game_id: str = "g-1", *, finished_at: str = "2024-05-01T12:34:56.789Z",

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from trivia_actors.transcript import Transcript
+from trivia_actors.exports import Transcript
 
 
 class RecordingExporter:

@@ -11,8 +11,8 @@ from schema.bank import load_bank, seed_questions
 from schema.db import bind_database
 from schema.events import AnswerSubmit, Envelope, GameCreate, GameFinish, QuestionTimeout, new_id
 from schema.migrations import apply_migrations
-from trivia_actors.evaluation import evaluate
-from trivia_actors.game_store import GameStore
+from trivia_actors.rules import evaluate
+from trivia_actors.worker import GameStore
 
 CLIENT = "export-tests"
 

@@ -14,7 +14,7 @@ from schema.models import ExportOutbox, utcnow
 from tests.exports.documents import eventually
 from tests.exports.dummy_exporters import RecordingExporter
 from tests.exports.games import play_game
-from trivia_actors.exporters import (
+from trivia_actors.exports.drainer import (
     MAX_ERROR_CHARS,
     ExportDrainerActor,
     Wake,
@@ -22,7 +22,7 @@ from trivia_actors.exporters import (
     describe_error,
     scrub_text,
 )
-from trivia_actors.settings import Settings
+from trivia_actors.runtime import Settings
 
 FAST = {"poll_interval_s": 0.05, "backoff_base_s": 0.05, "backoff_max_s": 0.2, "jitter": 0.0}
 

@@ -16,7 +16,7 @@ from tests.exports.documents import eventually
 from tests.exports.games import play_game
 from tests.exports.git_server import GitServer
 from tests.exports.moto_server import MotoServer
-from trivia_actors.settings import Settings
+from trivia_actors.runtime import Settings
 
 
 def _rows(database) -> list[ExportOutbox]:

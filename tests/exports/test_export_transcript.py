@@ -11,7 +11,7 @@ from schema.db import bind_database
 from schema.models import GameSession
 from tests.exports.documents import sample_document
 from tests.exports.games import fresh_database, play_game
-from trivia_actors.transcript import (
+from trivia_actors.exports.transcript import (
     TranscriptError,
     build_document,
     check_game_id,

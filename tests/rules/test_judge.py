@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trivia_actors.rules.judge import Judgement, Verdict, judge, normalise, words_to_number
+from trivia_actors.rules import Judgement, Verdict, judge, normalise, words_to_number
 
 C = Verdict.CORRECT
 N = Verdict.CLOSE  # "nearly": the player may try again

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trivia_actors.rules.scoring import ScoringRules, score_answer, speed_fraction
+from trivia_actors.rules import ScoringRules, score_answer, speed_fraction
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ def test_per_game_rules_from_settings(database):
     """The worker scores with the rules the chat (or API request) chose."""
     from types import SimpleNamespace
 
-    from trivia_actors.game_store import GameStore
+    from trivia_actors.worker.game_store import GameStore
 
     game = SimpleNamespace(settings={"streak_enabled": False, "speed_points": False, "difficulty_weighted": False,
                                      "hint_penalty_pct": 50})

@@ -8,7 +8,7 @@ from typing import Any
 
 import pykka
 
-from trivia_actors.ports import ApiAccepted
+from trivia_actors.session import ApiAccepted
 
 
 class DummyOutbox:

@@ -6,9 +6,18 @@ import pytest
 
 from schema import events as ev
 from tests.telebot.dummies import DummyApi, DummyCommands, DummyCompletion, DummyOutbox
-from trivia_actors.chat_settings import ChatSettings, SettingError
-from trivia_actors.session import GameSessionActor, SessionState
-from trivia_actors.session_messages import AnswerGiven, Player, ResultArrived, SkipAsked, StartGame, StopGame
+from trivia_actors.session import (
+    AnswerGiven,
+    ChatSettings,
+    GameSessionActor,
+    Player,
+    ResultArrived,
+    SessionState,
+    SettingError,
+    SkipAsked,
+    StartGame,
+    StopGame,
+)
 
 GAME_ID = "7a1b2c3d-0000-4000-8000-000000000002"
 TAG = GAME_ID.replace("-", "")[:8]

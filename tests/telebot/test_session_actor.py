@@ -8,8 +8,15 @@ import pytest
 
 from schema import events as ev
 from tests.telebot.dummies import DummyApi, DummyCommands, DummyCompletion, DummyOutbox
-from trivia_actors.session import GameSessionActor, SessionState
-from trivia_actors.session_messages import AnswerGiven, Player, ResultArrived, StartGame, TextGiven
+from trivia_actors.session import (
+    AnswerGiven,
+    GameSessionActor,
+    Player,
+    ResultArrived,
+    SessionState,
+    StartGame,
+    TextGiven,
+)
 
 GAME_ID = "3f2b8c1e-0000-4000-8000-000000000001"
 TAG = GAME_ID.replace("-", "")[:8]
@@ -178,7 +185,7 @@ def test_an_answer_judged_by_ai_shows_why(session):
 def test_a_lost_result_is_asked_for_again_with_the_same_key(session, monkeypatch):
     """No result after the watchdog's time (its event lost, or its command never produced): the session makes
     the same call again, same idempotency key, until the result comes; then it stops asking."""
-    import trivia_actors.session as session_module
+    import trivia_actors.session.actor as session_module
 
     monkeypatch.setattr(session_module, "RESULT_WATCHDOG_S", 0.3)
     ref, outbox, api, _ = session
@@ -208,7 +215,7 @@ def test_a_lost_result_is_asked_for_again_with_the_same_key(session, monkeypatch
 def test_a_lost_timeout_result_sends_the_timeout_again(session, monkeypatch):
     """The timeout command has a deterministic request id, so sending it again makes the worker replay its
     stored outcome (the reveal) if the first result was lost."""
-    import trivia_actors.session as session_module
+    import trivia_actors.session.actor as session_module
 
     monkeypatch.setattr(session_module, "RESULT_WATCHDOG_S", 0.3)
     ref, outbox, _api, commands = session

@@ -11,9 +11,15 @@ import pytest
 from schema import events as ev
 from schema.telebot_models import ChatSession, OutboundMessage
 from tests.telebot.dummies import DummyApi, DummyCommands, DummyCompletion, DummyOutbox
-from trivia_actors.session_manager import SessionManagerActor
-from trivia_actors.session_messages import AnswerGiven, Player, ResultArrived, StartGame
-from trivia_actors.session_store import MarkSent, SessionStoreActor
+from trivia_actors.session import (
+    AnswerGiven,
+    MarkSent,
+    Player,
+    ResultArrived,
+    SessionManagerActor,
+    SessionStoreActor,
+    StartGame,
+)
 
 
 def _wait(predicate, timeout=5.0):
@@ -102,7 +108,7 @@ def test_idle_sessions_are_passivated_and_woken_by_the_next_update(store, databa
 
 def test_the_ledger_forgets_old_sent_calls_and_claims_but_never_a_pending_call(store, database):
     from schema.models import ProcessedMessage, utcnow
-    from trivia_actors.session_store import Claim, PurgeLedger
+    from trivia_actors.session.store import Claim, PurgeLedger
 
     old, fresh = utcnow() - dt.timedelta(days=8), utcnow() - dt.timedelta(days=6)
     tag = uuid.uuid4().hex[:8]
@@ -131,7 +137,7 @@ def test_a_database_outage_never_stops_the_store() -> None:
     import peewee as pw
 
     from schema.db import make_database
-    from trivia_actors.session_store import PurgeLedger, SaveSession
+    from trivia_actors.session.store import PurgeLedger, SaveSession
 
     unreachable = make_database("postgresql://postgres@127.0.0.1:1/nowhere")
     ref = SessionStoreActor.start(unreachable)

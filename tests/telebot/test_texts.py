@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateways.telegram_standin.state import MAX_TEXT_LENGTH, render_text, utf16_len
-from trivia_actors import texts
+from trivia_actors.session import texts
 
 
 @pytest.mark.parametrize("value", [

@@ -10,8 +10,8 @@ import pytest
 from gateways.local_broker import LocalBroker
 from schema.events import Envelope, GameFinish, new_id
 from tests.kafka_helpers import TopicReader
-from trivia_actors.kafka_io import BrokerUnavailable, EventProducer, ensure_topics, make_producer
-from trivia_actors.settings import load_settings
+from trivia_actors.kafka import BrokerUnavailable, EventProducer, ensure_topics, make_producer
+from trivia_actors.runtime import load_settings
 
 
 def _envelope() -> Envelope:

@@ -9,8 +9,8 @@ import pytest
 from schema.events import AnswerSubmit, Envelope, GameCreate, new_id
 from schema.models import Answer, GameSession, RequestStatus
 from tests.kafka_helpers import CommandWriter, TopicReader
-from trivia_actors.kafka_io import EventProducer, ensure_topics, make_producer
-from trivia_actors.worker_runtime import WorkerRuntime
+from trivia_actors.kafka import EventProducer, ensure_topics, make_producer
+from trivia_actors.worker import WorkerRuntime
 
 
 @pytest.fixture

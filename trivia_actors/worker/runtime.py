@@ -14,14 +14,13 @@ from kafka import KafkaConsumer
 
 from schema.events import COMMAND_TYPES, Envelope
 from trivia_actors.deepseek import ChatClient, DeepSeekPool, DeepSeekTuning
-from trivia_actors.evaluator import EvaluatorActor
-from trivia_actors.kafka_bridge import Completion, ConsumerBridgeActor
-from trivia_actors.kafka_io import EventProducer, make_consumer
-from trivia_actors.messages import ApplyCommand, EvaluateAnswer, SelectQuestions
-from trivia_actors.persistence import PersistenceRef, PersistenceShards
-from trivia_actors.publisher import ResultsPublisher
-from trivia_actors.questions import QuestionMasterActor, QuestionStoringPersistenceActor
-from trivia_actors.settings import Settings
+from trivia_actors.kafka import Completion, ConsumerBridgeActor, EventProducer, make_consumer
+from trivia_actors.runtime import Settings
+from trivia_actors.worker.evaluator import EvaluatorActor
+from trivia_actors.worker.messages import ApplyCommand, EvaluateAnswer, SelectQuestions
+from trivia_actors.worker.persistence import PersistenceRef, PersistenceShards
+from trivia_actors.worker.publisher import ResultsPublisher
+from trivia_actors.worker.question_master import QuestionMasterActor, QuestionStoringPersistenceActor
 
 logger = logging.getLogger(__name__)
 

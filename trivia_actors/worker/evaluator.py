@@ -19,13 +19,12 @@ import peewee as pw
 import pykka
 
 from schema.events import AnswerSubmit
-from trivia_actors.db_actor import TRANSIENT_DB_ERRORS, DatabaseActor
 from trivia_actors.deepseek import AnswerJudged, DeepSeekPool
-from trivia_actors.evaluation import Evaluation, QuestionRecord, evaluate
-from trivia_actors.game_store import GameStore
-from trivia_actors.messages import EvaluateAnswer, RecordAnswer
-from trivia_actors.persistence import PersistenceRef
-from trivia_actors.rules.judge import Verdict
+from trivia_actors.rules import Evaluation, QuestionRecord, Verdict, evaluate
+from trivia_actors.runtime import TRANSIENT_DB_ERRORS, DatabaseActor
+from trivia_actors.worker.game_store import GameStore
+from trivia_actors.worker.messages import EvaluateAnswer, RecordAnswer
+from trivia_actors.worker.persistence import PersistenceRef
 
 logger = logging.getLogger(__name__)
 

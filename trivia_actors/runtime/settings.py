@@ -12,7 +12,7 @@ from pathlib import Path
 
 import attrs
 
-from trivia_actors.failpoints import KNOWN as KNOWN_FAILPOINTS
+from trivia_actors.runtime.failpoints import KNOWN as KNOWN_FAILPOINTS
 
 DEV_ENVIRONMENTS = frozenset({"development", "dev", "test"})
 MIN_JWT_SECRET_BYTES = 32

@@ -18,8 +18,8 @@ import peewee as pw
 from schema.models import ProcessedMessage, utcnow
 from schema.telebot_models import ChatSession, OutboundMessage
 from schema.telebot_models import ChatSettings as ChatSettingsRow
-from trivia_actors.db_actor import TRANSIENT_DB_ERRORS, DatabaseActor
-from trivia_actors.ports import Button, OutboundOp
+from trivia_actors.runtime import TRANSIENT_DB_ERRORS, DatabaseActor
+from trivia_actors.session.ports import Button, OutboundOp
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from trivia_actors.transcript import Transcript
+from trivia_actors.exports.transcript import Transcript
 
 
 class TranscriptExporter(Protocol):

@@ -48,8 +48,7 @@ from schema.models import (
     TelegramUser,
     utcnow,
 )
-from trivia_actors.evaluation import Evaluation, QuestionRecord
-from trivia_actors.rules.scoring import ScoringRules, score_answer
+from trivia_actors.rules import Evaluation, QuestionRecord, ScoringRules, score_answer
 
 logger = logging.getLogger(__name__)
 

@@ -22,10 +22,10 @@ import pykka
 from schema.bank import BankQuestion
 from schema.events import Envelope, GameCreate
 from schema.models import GameSession
-from trivia_actors.db_actor import TRANSIENT_DB_ERRORS, DatabaseActor
-from trivia_actors.deepseek import GENERATED, DeepSeekPool, QuestionsGenerated
-from trivia_actors.game_store import MAX_QUESTIONS, GameStore
-from trivia_actors.generation import (
+from trivia_actors.deepseek import (
+    GENERATED,
+    DeepSeekPool,
+    QuestionsGenerated,
     clean_topic,
     dedupe,
     existing_hashes,
@@ -34,10 +34,12 @@ from trivia_actors.generation import (
     stored_for_topic,
     topic_category,
 )
-from trivia_actors.kafka_bridge import Completion
-from trivia_actors.messages import ApplyCommand, CreateGame, RecordAnswer, SelectQuestions
-from trivia_actors.persistence import PersistenceActor, PersistenceRef
-from trivia_actors.publisher import ResultsPublisher
+from trivia_actors.kafka import Completion
+from trivia_actors.runtime import TRANSIENT_DB_ERRORS, DatabaseActor
+from trivia_actors.worker.game_store import MAX_QUESTIONS, GameStore
+from trivia_actors.worker.messages import ApplyCommand, CreateGame, RecordAnswer, SelectQuestions
+from trivia_actors.worker.persistence import PersistenceActor, PersistenceRef
+from trivia_actors.worker.publisher import ResultsPublisher
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import attrs
 
 from schema.events import Envelope
-from trivia_actors.evaluation import Evaluation
-from trivia_actors.kafka_bridge import Completion
+from trivia_actors.kafka import Completion
+from trivia_actors.rules import Evaluation
 
 
 @attrs.frozen(kw_only=True)

@@ -29,8 +29,8 @@ import pykka
 from prometheus_client import Counter, Gauge, Histogram
 
 from schema.bank import BankQuestion
-from trivia_actors.generation import GenerationError, generation_prompt, parse_generated
-from trivia_actors.rules.judge import normalise
+from trivia_actors.deepseek.generation import GenerationError, generation_prompt, parse_generated
+from trivia_actors.rules import normalise
 
 logger = logging.getLogger(__name__)
 

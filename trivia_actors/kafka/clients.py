@@ -18,7 +18,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from schema.events import Envelope, encode
-from trivia_actors.settings import Settings
+from trivia_actors.runtime import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import signal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from trivia_actors.settings import Settings
+    from trivia_actors.runtime.settings import Settings
 
 logger = logging.getLogger(__name__)
 

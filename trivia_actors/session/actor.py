@@ -26,18 +26,8 @@ from schema.events import (
     QuestionView,
     RequestFailed,
 )
-from trivia_actors import texts
-from trivia_actors.ports import (
-    ApiAccepted,
-    ApiRefused,
-    Button,
-    CommandSink,
-    GameApi,
-    Keyboard,
-    OutboundOp,
-    TelegramOutbox,
-)
-from trivia_actors.session_messages import (
+from trivia_actors.session import texts
+from trivia_actors.session.messages import (
     AnswerGiven,
     HintAsked,
     Player,
@@ -51,7 +41,17 @@ from trivia_actors.session_messages import (
     StopGame,
     TextGiven,
 )
-from trivia_actors.session_store import SaveSession
+from trivia_actors.session.ports import (
+    ApiAccepted,
+    ApiRefused,
+    Button,
+    CommandSink,
+    GameApi,
+    Keyboard,
+    OutboundOp,
+    TelegramOutbox,
+)
+from trivia_actors.session.store import SaveSession
 
 logger = logging.getLogger(__name__)
 

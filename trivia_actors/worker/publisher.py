@@ -7,10 +7,8 @@ import time
 from collections.abc import Sequence
 
 from schema.events import Envelope
-from trivia_actors import failpoints
-from trivia_actors.kafka_bridge import Completion
-from trivia_actors.kafka_io import EventProducer, describe
-from trivia_actors.metrics import EVENTS_PROCESSED, PROCESS_SECONDS
+from trivia_actors.kafka import Completion, EventProducer, describe
+from trivia_actors.runtime import EVENTS_PROCESSED, PROCESS_SECONDS, failpoints
 
 
 class ResultsPublisher:

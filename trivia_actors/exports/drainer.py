@@ -2,7 +2,7 @@
 
 A drainer polls the outbox (every ``poll_interval_s``, or at once when told :class:`Wake`), claims up to
 ``batch_size`` due rows of its target, builds their transcripts, hands them to its
-:class:`~trivia_actors.export_ports.TranscriptExporter` and marks the rows done, or puts them back to pending
+:class:`~trivia_actors.exports.ports.TranscriptExporter` and marks the rows done, or puts them back to pending
 with exponential backoff and jitter and the (scrubbed) error. Nothing is lost:
 
 - A claim is ``UPDATE ... SET status='exporting' WHERE id=? AND status='pending'``, so two drainers (threads
@@ -32,9 +32,9 @@ import pykka
 from prometheus_client import Counter, Histogram
 
 from schema.models import ExportOutbox, utcnow
-from trivia_actors.db_actor import TRANSIENT_DB_ERRORS, DatabaseActor
-from trivia_actors.export_ports import TranscriptExporter
-from trivia_actors.transcript import Transcript, load_transcript
+from trivia_actors.exports.ports import TranscriptExporter
+from trivia_actors.exports.transcript import Transcript, load_transcript
+from trivia_actors.runtime import TRANSIENT_DB_ERRORS, DatabaseActor
 
 logger = logging.getLogger(__name__)
 

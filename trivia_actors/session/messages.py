@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 
 from schema.events import Envelope
-from trivia_actors.kafka_bridge import Completion
+from trivia_actors.kafka import Completion
 
 
 @attrs.frozen(kw_only=True)

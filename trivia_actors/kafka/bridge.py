@@ -21,9 +21,8 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from schema.events import Envelope, EventDecodeError, decode
-from trivia_actors import failpoints
-from trivia_actors.kafka_io import BrokerUnavailable, EventProducer, describe
-from trivia_actors.metrics import CONSUMED, DEAD_LETTERED
+from trivia_actors.kafka.clients import BrokerUnavailable, EventProducer, describe
+from trivia_actors.runtime import CONSUMED, DEAD_LETTERED, failpoints
 
 logger = logging.getLogger(__name__)
 

@@ -13,10 +13,9 @@ from typing import Any, cast
 import attrs
 import pykka
 
-from trivia_actors import texts
-from trivia_actors.ports import CommandSink, GameApi, OutboundOp, TelegramOutbox
-from trivia_actors.session import GameSessionActor, SessionState
-from trivia_actors.session_messages import (
+from trivia_actors.session import texts
+from trivia_actors.session.actor import GameSessionActor, SessionState
+from trivia_actors.session.messages import (
     AnswerGiven,
     HintAsked,
     PollAnswered,
@@ -29,7 +28,8 @@ from trivia_actors.session_messages import (
     StopGame,
     TextGiven,
 )
-from trivia_actors.session_store import Claim, PurgeLedger
+from trivia_actors.session.ports import CommandSink, GameApi, OutboundOp, TelegramOutbox
+from trivia_actors.session.store import Claim, PurgeLedger
 
 logger = logging.getLogger(__name__)
 

@@ -19,13 +19,11 @@ import peewee as pw
 import pykka
 
 from schema.events import Envelope
-from trivia_actors import failpoints
-from trivia_actors.db_actor import TRANSIENT_DB_ERRORS, DatabaseActor
-from trivia_actors.game_store import GameStore
-from trivia_actors.kafka_bridge import Completion
-from trivia_actors.messages import ApplyCommand, CreateGame, RecordAnswer
-from trivia_actors.metrics import PERSIST_BATCH
-from trivia_actors.publisher import ResultsPublisher
+from trivia_actors.kafka import Completion
+from trivia_actors.runtime import PERSIST_BATCH, TRANSIENT_DB_ERRORS, DatabaseActor, failpoints
+from trivia_actors.worker.game_store import GameStore
+from trivia_actors.worker.messages import ApplyCommand, CreateGame, RecordAnswer
+from trivia_actors.worker.publisher import ResultsPublisher
 
 logger = logging.getLogger(__name__)
 
