@@ -14,9 +14,10 @@ import attrs
 import peewee as pw
 
 from schema.models import Question
+from schema.vocabulary import DIFFICULTIES
 
 BANK_DIR = Path(__file__).with_name("bank")
-DIFFICULTIES = ("easy", "medium", "hard")
+
 # Telegram's limits bound what a question may hold: a quiz poll question is at most 300 characters, a poll
 # option 100, a poll explanation 200.
 MAX_TEXT = 250
