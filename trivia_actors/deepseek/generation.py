@@ -22,8 +22,9 @@ from typing import Any
 import attrs
 import peewee as pw
 
-from schema.bank import DIFFICULTIES, MAX_EXPLANATION, BankError, BankQuestion, content_hash, parse_question
+from schema.bank import MAX_EXPLANATION, BankError, BankQuestion, content_hash, parse_question
 from schema.models import GameQuestion, GameSession, Question, TelegramUser
+from schema.vocabulary import DIFFICULTIES
 
 SOURCE = "deepseek"
 MAX_TOPIC_CHARS = 80
