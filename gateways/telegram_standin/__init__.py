@@ -46,14 +46,18 @@ User side, JSON under ``/_standin/`` (errors are ``{"ok": false, "error_code": 4
 * ``POST /_standin/reset`` -- clear the world (ids keep counting; webhook and commands stay)
 * ``GET /_standin/health``
 
-Flood limits are described in :mod:`gateways.telegram_standin.state`.
+Flood limits are described in :mod:`gateways.telegram_standin.limits`.
 """
 
 from gateways.telegram_standin.client import StandinClient, StandinError
+from gateways.telegram_standin.entities import MAX_TEXT_LENGTH, render_text, utf16_len
+from gateways.telegram_standin.errors import ApiError
+from gateways.telegram_standin.limits import FaultPlan, FloodLimits
 from gateways.telegram_standin.server import StandinServer, StandinService, create_app
-from gateways.telegram_standin.state import ApiError, FaultPlan, FloodLimits, World
+from gateways.telegram_standin.world import World
 
 __all__ = [
+    "MAX_TEXT_LENGTH",
     "ApiError",
     "FaultPlan",
     "FloodLimits",
@@ -63,4 +67,6 @@ __all__ = [
     "StandinService",
     "World",
     "create_app",
+    "render_text",
+    "utf16_len",
 ]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from gateways.telegram_standin.limits import FloodLimits
 from gateways.telegram_standin.server import run_server
-from gateways.telegram_standin.state import FloodLimits
 
 logger = logging.getLogger(__name__)
 

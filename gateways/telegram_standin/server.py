@@ -34,16 +34,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateways.telegram_standin.state import (
-    ALL_UPDATE_TYPES,
-    ApiError,
-    FaultPlan,
-    FloodLimits,
-    JSONDict,
-    WebhookConfig,
-    World,
-    bad_request,
-)
+from gateways.telegram_standin.errors import ApiError, JSONDict, bad_request
+from gateways.telegram_standin.limits import FaultPlan, FloodLimits
+from gateways.telegram_standin.records import WebhookConfig
+from gateways.telegram_standin.world import ALL_UPDATE_TYPES, World
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateways.telegram_standin.state import MAX_TEXT_LENGTH, render_text, utf16_len
+from gateways.telegram_standin import MAX_TEXT_LENGTH, render_text, utf16_len
 from trivia_actors.session import texts
 
 

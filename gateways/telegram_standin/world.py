@@ -7,47 +7,42 @@ server turns that into asyncio wake-ups for long polls and webhook delivery.
 Objects are built as Telegram's JSON (``to_api`` dicts), with dates in unix seconds and every field
 python-telegram-bot 22.8 requires (``User.is_bot``, ``Chat.type``, ``CallbackQuery.chat_instance``,
 ``PollOption.persistent_id``, ``Poll.allows_revoting``/``members_only``, ``PollAnswer.option_persistent_ids``,
-``ChatFullInfo.accepted_gift_types`` ...).
-
-Flood limits (:class:`FloodLimits`, sliding windows over ``time.monotonic``):
-
-* global: at most ``global_per_second`` outgoing messages *and edits* per second, all chats together;
-* per chat: at most ``chat_messages`` new messages (sendMessage, sendPoll) per ``chat_window_s`` -- "about one
-  per second" with a small burst (3 in 3 s by default);
-* per group or supergroup: at most ``group_messages`` new messages per ``group_window_s`` (20 per minute);
-* edits (editMessageText, editMessageReplyMarkup, stopPoll) have their own, more lenient per-chat window
-  (``chat_edits`` per ``chat_edit_window_s``) and do not use up the per-chat or per-group message budget.
-
-A call over a limit is refused with 429 and ``retry_after`` = whole seconds until the window has room again;
-it is not performed and not counted in the windows. With ``enforce=False`` (the default when no limits are
-given) nothing is refused but every would-be breach is still counted, so a dev stack shows what real Telegram
-would have rejected.
+``ChatFullInfo.accepted_gift_types`` ...). The parts it is built from live beside it: :mod:`.entities` (text
+and Telegram's HTML), :mod:`.limits` (flood limits and injected faults), :mod:`.markup` (reply_markup checks)
+and :mod:`.records`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 import itertools
 import json
 import logging
-import math
 import random
 import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
+from dataclasses import dataclass
 from typing import Any
+
+from gateways.telegram_standin.entities import MAX_TEXT_LENGTH, command_entities, render_text, utf16_len
+from gateways.telegram_standin.errors import ApiError, JSONDict, bad_request, not_modified, too_many_requests
+from gateways.telegram_standin.limits import FaultPlan, FloodLimits, FloodMeter
+from gateways.telegram_standin.markup import flatten_buttons, inline_only, validate_reply_markup
+from gateways.telegram_standin.records import (
+    BOT_SENDER,
+    CallbackRecord,
+    ChatRecord,
+    MessageRecord,
+    PollRecord,
+    UserRecord,
+    WebhookConfig,
+)
 
 logger = logging.getLogger(__name__)
 
-JSONDict = dict[str, Any]
-
-MAX_TEXT_LENGTH = 4096
-MAX_CALLBACK_DATA_BYTES = 64
 MAX_CALLBACK_ANSWER_LENGTH = 200
 MAX_POLL_QUESTION = 300
 MAX_POLL_OPTION = 100
@@ -59,8 +54,6 @@ MAX_OPEN_PERIOD = 2_628_000
 DEFAULT_BOT_ID = 1_000_000
 DEFAULT_BOT_USERNAME = "standin_bot"
 DEFAULT_BOT_NAME = "Stand-in Bot"
-# from_id of the bot's own messages: the bot's id follows the token in use, so it is resolved when rendered.
-BOT_SENDER = 0
 
 ALL_UPDATE_TYPES = (
     "message", "edited_message", "channel_post", "edited_channel_post", "business_connection",
@@ -73,227 +66,8 @@ ALL_UPDATE_TYPES = (
 DEFAULT_ALLOWED_UPDATES = frozenset(ALL_UPDATE_TYPES) - {"chat_member", "message_reaction",
                                                           "message_reaction_count"}
 
-_COMMAND_RE = re.compile(r"(?:^|(?<=\s))/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{1,64})?")
 _BOT_COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-
-
-class ApiError(Exception):
-    """A Telegram-style failure: ``code`` is both the HTTP status and ``error_code``."""
-
-    def __init__(self, code: int, description: str, *, retry_after: int | None = None) -> None:
-        super().__init__(description)
-        self.code = code
-        self.description = description
-        self.retry_after = retry_after
-
-    def to_api(self) -> JSONDict:
-        """Telegram's error envelope."""
-        body: JSONDict = {"ok": False, "error_code": self.code, "description": self.description}
-        if self.retry_after is not None:
-            body["parameters"] = {"retry_after": self.retry_after}
-        return body
-
-
-def bad_request(detail: str) -> ApiError:
-    """400 with Telegram's ``Bad Request:`` prefix."""
-    return ApiError(400, f"Bad Request: {detail}")
-
-
-def too_many_requests(retry_after: int) -> ApiError:
-    """429 as Telegram sends it."""
-    return ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
-
-
-def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units, the unit of Telegram's entity offsets."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Telegram's HTML parse mode
-
-
-_HTML_ENTITY_TYPES = {
-    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline", "ins": "underline",
-    "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough", "tg-spoiler": "spoiler",
-    "span": "spoiler", "code": "code", "pre": "pre", "a": "text_link", "blockquote": "blockquote",
-    "tg-emoji": "custom_emoji",
-}
-
-
-class _TelegramHtml(HTMLParser):
-    """Parses Telegram's HTML subset into plain text plus entities, failing where Telegram fails."""
-
-    def __init__(self, raw: str) -> None:
-        super().__init__(convert_charrefs=False)  # so "&lt;" is told apart from a stray "<"
-        self.raw = raw
-        self.parts: list[str] = []
-        self.length = 0
-        self.stack: list[tuple[str, dict[str, str | None], int]] = []
-        self.entities: list[JSONDict] = []
-        self.depths: list[int] = []
-        self.error: str | None = None
-        self._line_starts = [0] + [m.end() for m in re.finditer("\n", raw)]
-
-    def _byte_offset(self) -> int:
-        line, column = self.getpos()
-        index = self._line_starts[line - 1] + column
-        return len(self.raw[:index].encode())
-
-    def _fail(self, message: str) -> None:
-        if self.error is None:
-            self.error = message
-
-    def _append(self, text: str) -> None:
-        self.parts.append(text)
-        self.length += utf16_len(text)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in _HTML_ENTITY_TYPES:
-            self._fail(f'Unsupported start tag "{tag}" at byte offset {self._byte_offset()}')
-            return
-        values = dict(attrs)
-        if tag == "span" and values.get("class") != "tg-spoiler":
-            self._fail(f'Tag "span" must have class "tg-spoiler" at byte offset {self._byte_offset()}')
-            return
-        self.stack.append((tag, values, self.length))
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        if self.error is None:
-            self.stack.pop()
-
-    def handle_endtag(self, tag: str) -> None:
-        if self.error is not None:
-            return
-        if not self.stack:
-            self._fail(f'Unexpected end tag at byte offset {self._byte_offset()}')
-            return
-        open_tag, attrs, start = self.stack.pop()
-        if open_tag != tag:
-            self._fail(f'Unmatched end tag at byte offset {self._byte_offset()}, expected "</{open_tag}>", '
-                       f'found "</{tag}>"')
-            return
-        length = self.length - start
-        if tag == "code" and self.stack and self.stack[-1][0] == "pre":
-            # <pre><code class="language-x"> is one pre entity with a language, as Telegram reports it.
-            language = (attrs.get("class") or "").removeprefix("language-")
-            if language:
-                self.stack[-1][1]["language"] = language
-            return
-        if length <= 0:
-            return
-        entity: JSONDict = {"type": _HTML_ENTITY_TYPES[tag], "offset": start, "length": length}
-        self.depths.append(len(self.stack))  # outer entities first when they cover the same text
-        if tag == "a":
-            entity["url"] = attrs.get("href") or ""
-        elif tag == "pre" and attrs.get("language"):
-            entity["language"] = attrs["language"]
-        elif tag == "blockquote" and "expandable" in attrs:
-            entity["type"] = "expandable_blockquote"
-        elif tag == "tg-emoji":
-            entity["custom_emoji_id"] = attrs.get("emoji-id") or ""
-        self.entities.append(entity)
-
-    def handle_data(self, data: str) -> None:
-        if "<" in data:
-            self._fail(f'Unsupported start tag "" at byte offset {self._byte_offset()}')
-        self._append(data)
-
-    def handle_entityref(self, name: str) -> None:
-        self._append(html.unescape(f"&{name};"))
-
-    def handle_charref(self, name: str) -> None:
-        self._append(html.unescape(f"&#{name};"))
-
-    def handle_comment(self, data: str) -> None:
-        self._fail(f'Unsupported start tag "!--" at byte offset {self._byte_offset()}')
-
-    def handle_decl(self, decl: str) -> None:
-        self._fail(f'Unsupported start tag "!" at byte offset {self._byte_offset()}')
-
-    def handle_pi(self, data: str) -> None:
-        self._fail(f'Unsupported start tag "?" at byte offset {self._byte_offset()}')
-
-    def unknown_decl(self, data: str) -> None:
-        self._fail(f'Unsupported start tag "!" at byte offset {self._byte_offset()}')
-
-
-def render_text(raw: str, parse_mode: str | None, entities: Sequence[JSONDict] | None = None
-                ) -> tuple[str, list[JSONDict]]:
-    """(plain text, entities) as Telegram stores a message; HTML is parsed, other modes are kept verbatim."""
-    if parse_mode is not None and parse_mode.lower() == "html":
-        parser = _TelegramHtml(raw)
-        parser.feed(raw)
-        parser.close()
-        if parser.error is None and parser.stack:
-            parser.error = f'Can\'t find end tag corresponding to start tag "{parser.stack[-1][0]}"'
-        if parser.error is not None:
-            raise bad_request(f"can't parse entities: {parser.error}")
-        ordered = sorted(zip(parser.entities, parser.depths, strict=True),
-                         key=lambda pair: (pair[0]["offset"], -pair[0]["length"], pair[1]))
-        return "".join(parser.parts), [entity for entity, _depth in ordered]
-    # Markdown modes are accepted but not interpreted: the raw text is what the world shows.
-    return raw, [dict(entity) for entity in entities or ()]
-
-
-def command_entities(text: str) -> list[JSONDict]:
-    """``bot_command`` entities for every /command at a word start, as Telegram's clients mark them."""
-    entities = []
-    for match in _COMMAND_RE.finditer(text):
-        entities.append({"type": "bot_command", "offset": utf16_len(text[: match.start()]),
-                         "length": utf16_len(match.group())})
-    return entities
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Limits, faults and statistics
-
-
-@dataclass(frozen=True)
-class FloodLimits:
-    """Telegram's documented send ceilings (see the module docstring); ``enforce=False`` only counts."""
-
-    enforce: bool = True
-    global_per_second: int = 30
-    chat_messages: int = 3
-    chat_window_s: float = 3.0
-    group_messages: int = 20
-    group_window_s: float = 60.0
-    chat_edits: int = 5
-    chat_edit_window_s: float = 3.0
-
-    @classmethod
-    def monitor(cls) -> FloodLimits:
-        """Telegram's ceilings, counted but not enforced."""
-        return cls(enforce=False)
-
-
-@dataclass
-class FaultPlan:
-    """Storm mode: the next ``count`` matching bot calls, or a ``fraction`` of them, fail with ``status``.
-
-    ``methods`` (lower-case names) restricts the storm; by default every method but getUpdates is hit, so a
-    long-polling bot does not burn the faults on its idle polls.
-    """
-
-    status: int = 429
-    count: int = 0
-    fraction: float = 0.0
-    retry_after: int = 1
-    methods: frozenset[str] | None = None
-
-    def applies_to(self, method: str) -> bool:
-        """Whether a call of ``method`` (lower-case) is in the storm's scope."""
-        if self.methods is None:
-            return method != "getupdates"
-        return method in self.methods
-
-    def to_api(self) -> JSONDict:
-        """The plan as JSON."""
-        return {"status": self.status, "count": self.count, "fraction": self.fraction,
-                "retry_after": self.retry_after, "methods": sorted(self.methods) if self.methods else None}
 
 
 @dataclass
@@ -303,268 +77,6 @@ class _ChatStats:
     deletes: int = 0
     rate_limited: int = 0
     breaches: int = 0
-
-
-class FloodMeter:
-    """Sliding-window accounting of outgoing messages and edits against :class:`FloodLimits`."""
-
-    def __init__(self) -> None:
-        self._global: deque[float] = deque()
-        self._chat_sends: dict[int, deque[float]] = {}
-        self._chat_edits: dict[int, deque[float]] = {}
-        self._group_sends: dict[int, deque[float]] = {}
-
-    @staticmethod
-    def _wait(window: deque[float], limit: int, span: float, now: float) -> int | None:
-        while window and window[0] <= now - span:
-            window.popleft()
-        if len(window) < limit:
-            return None
-        return max(1, math.ceil(window[0] + span - now))
-
-    def breaches(self, limits: FloodLimits, chat_id: int, is_group: bool, kind: str, now: float
-                 ) -> list[tuple[str, int]]:
-        """The limits one more ``kind`` ("send" or "edit") in ``chat_id`` would break, with retry_after."""
-        found: list[tuple[str, int]] = []
-        wait = self._wait(self._global, limits.global_per_second, 1.0, now)
-        if wait is not None:
-            found.append(("global", wait))
-        if kind == "send":
-            wait = self._wait(self._chat_sends.setdefault(chat_id, deque()), limits.chat_messages,
-                              limits.chat_window_s, now)
-            if wait is not None:
-                found.append(("chat", wait))
-            if is_group:
-                wait = self._wait(self._group_sends.setdefault(chat_id, deque()), limits.group_messages,
-                                  limits.group_window_s, now)
-                if wait is not None:
-                    found.append(("group", wait))
-        else:
-            wait = self._wait(self._chat_edits.setdefault(chat_id, deque()), limits.chat_edits,
-                              limits.chat_edit_window_s, now)
-            if wait is not None:
-                found.append(("edit", wait))
-        return found
-
-    def record(self, chat_id: int, is_group: bool, kind: str, now: float) -> None:
-        """Count a performed send or edit."""
-        self._global.append(now)
-        if kind == "send":
-            self._chat_sends.setdefault(chat_id, deque()).append(now)
-            if is_group:
-                self._group_sends.setdefault(chat_id, deque()).append(now)
-        else:
-            self._chat_edits.setdefault(chat_id, deque()).append(now)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Records
-
-
-@dataclass
-class UserRecord:
-    """A Telegram user (never a bot: the bot is the world's own)."""
-
-    id: int
-    first_name: str
-    last_name: str | None = None
-    username: str | None = None
-    language_code: str | None = None
-
-    def to_api(self) -> JSONDict:
-        """Telegram's User object."""
-        data: JSONDict = {"id": self.id, "is_bot": False, "first_name": self.first_name}
-        for key in ("last_name", "username", "language_code"):
-            value = getattr(self, key)
-            if value:
-                data[key] = value
-        return data
-
-
-@dataclass
-class ChatRecord:
-    """A private chat (id == user id) or a group/supergroup (negative id) with members and admins."""
-
-    id: int
-    type: str
-    title: str | None = None
-    members: list[int] = field(default_factory=list)
-    admins: set[int] = field(default_factory=set)
-    creator_id: int | None = None
-    bot_is_admin: bool = False
-    started: bool = False  # private chats: the user has written to the bot, so the bot may write back
-
-    @property
-    def is_group(self) -> bool:
-        """Group or supergroup."""
-        return self.type in ("group", "supergroup")
-
-
-@dataclass
-class MessageRecord:
-    """One message as the world keeps it, with the raw text the bot sent and its rendered form."""
-
-    chat_id: int
-    message_id: int
-    from_id: int
-    date: int
-    raw_text: str | None = None
-    text: str | None = None
-    parse_mode: str | None = None
-    entities: list[JSONDict] = field(default_factory=list)
-    reply_markup: JSONDict | None = None
-    poll_id: str | None = None
-    reply_to_message_id: int | None = None
-    edit_date: int | None = None
-    deleted: bool = False
-
-
-@dataclass
-class PollRecord:
-    """A poll sent by the bot, with every user's current vote."""
-
-    id: str
-    chat_id: int
-    message_id: int
-    question: str
-    options: list[str]
-    type: str
-    is_anonymous: bool
-    allows_multiple_answers: bool
-    allows_revoting: bool
-    correct_option_ids: list[int]
-    explanation: str | None
-    open_period: int | None
-    close_date: int | None
-    is_closed: bool = False
-    votes: dict[int, list[int]] = field(default_factory=dict)
-
-    def persistent_id(self, index: int) -> str:
-        """The option's persistent id (Bot API 9.6)."""
-        return f"{self.id}-{index}"
-
-    def closed(self, now: float) -> bool:
-        """Closed by stopPoll or by its close date."""
-        return self.is_closed or (self.close_date is not None and now >= self.close_date)
-
-    def to_api(self) -> JSONDict:
-        """Telegram's Poll object with the fields PTB 22.8 requires."""
-        counts = [0] * len(self.options)
-        for chosen in self.votes.values():
-            for option in chosen:
-                counts[option] += 1
-        data: JSONDict = {
-            "id": self.id, "question": self.question,
-            "options": [{"text": text, "voter_count": counts[i], "persistent_id": self.persistent_id(i)}
-                        for i, text in enumerate(self.options)],
-            "total_voter_count": sum(1 for chosen in self.votes.values() if chosen),
-            "is_closed": self.is_closed, "is_anonymous": self.is_anonymous, "type": self.type,
-            "allows_multiple_answers": self.allows_multiple_answers, "allows_revoting": self.allows_revoting,
-            "members_only": False,
-        }
-        if self.type == "quiz":
-            # correct_option_ids, not the deprecated correct_option_id (PTB 22.8 warns on the latter).
-            data["correct_option_ids"] = list(self.correct_option_ids)
-        if self.explanation:
-            data["explanation"] = self.explanation
-        if self.open_period is not None:
-            data["open_period"] = self.open_period
-        if self.close_date is not None:
-            data["close_date"] = self.close_date
-        return data
-
-    def summary(self) -> JSONDict:
-        """The poll as the user-side event log shows it."""
-        data = self.to_api()
-        return {"id": self.id, "question": self.question, "options": list(self.options),
-                "voter_counts": [option["voter_count"] for option in data["options"]], "type": self.type,
-                "correct_option_ids": list(self.correct_option_ids), "is_closed": self.is_closed,
-                "is_anonymous": self.is_anonymous, "allows_multiple_answers": self.allows_multiple_answers,
-                "open_period": self.open_period, "close_date": self.close_date,
-                "explanation": self.explanation}
-
-
-@dataclass
-class WebhookConfig:
-    """The webhook set with setWebhook, plus its delivery health."""
-
-    url: str
-    secret_token: str | None = None
-    max_connections: int = 40
-    last_error_date: int | None = None
-    last_error_message: str | None = None
-
-
-@dataclass
-class _CallbackRecord:
-    id: str
-    user_id: int
-    chat_id: int
-    message_id: int
-    answered: bool = False
-
-
-def flatten_buttons(markup: JSONDict | None) -> list[list[JSONDict]]:
-    """Inline keyboard rows as [[{"text", "callback_data", ...}]], for the user side."""
-    if not markup or not isinstance(markup.get("inline_keyboard"), list):
-        return []
-    rows = []
-    for row in markup["inline_keyboard"]:
-        out = []
-        for button in row:
-            item: JSONDict = {"text": button.get("text", ""), "callback_data": button.get("callback_data")}
-            if button.get("url"):
-                item["url"] = button["url"]
-            out.append(item)
-        rows.append(out)
-    return rows
-
-
-def validate_reply_markup(markup: Any) -> JSONDict | None:
-    """Check a reply_markup the way Telegram does for what the stand-in understands; returns it as a dict."""
-    if markup is None:
-        return None
-    if not isinstance(markup, dict):
-        raise bad_request("can't parse reply keyboard markup JSON object")
-    if "inline_keyboard" not in markup:
-        return markup  # reply keyboards, ForceReply, ReplyKeyboardRemove: kept as given
-    rows = markup["inline_keyboard"]
-    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-        raise bad_request("can't parse inline keyboard button: field \"inline_keyboard\" must be an Array of "
-                          "Arrays")
-    actions = ("callback_data", "url", "login_url", "switch_inline_query", "switch_inline_query_current_chat",
-               "switch_inline_query_chosen_chat", "callback_game", "pay", "web_app", "copy_text")
-    for row in rows:
-        for button in row:
-            if not isinstance(button, dict):
-                raise bad_request("can't parse inline keyboard button: InlineKeyboardButton must be an "
-                                  "Object")
-            if not isinstance(button.get("text"), str) or not button["text"]:
-                raise bad_request("BUTTON_TEXT_INVALID")
-            if not any(key in button for key in actions):
-                raise bad_request("can't parse inline keyboard button: Text buttons are unallowed in the "
-                                  "inline keyboard")
-            if "callback_data" in button:
-                data = button["callback_data"]
-                if not isinstance(data, str) or not data or len(data.encode()) > MAX_CALLBACK_DATA_BYTES:
-                    raise bad_request("BUTTON_DATA_INVALID")
-    return markup
-
-
-def _not_modified() -> ApiError:
-    return bad_request("message is not modified: specified new message content and reply markup are exactly "
-                       "the same as a current content and reply markup of the message")
-
-
-def _inline_only(markup: JSONDict | None) -> JSONDict | None:
-    # Message.reply_markup only ever carries inline keyboards.
-    if markup and "inline_keyboard" in markup and markup["inline_keyboard"]:
-        return {"inline_keyboard": markup["inline_keyboard"]}
-    return None
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The world
 
 
 class World:
@@ -603,7 +115,7 @@ class World:
         self._messages: dict[tuple[int, int], MessageRecord] = {}
         self._chat_messages: dict[int, list[int]] = {}
         self._polls: dict[str, PollRecord] = {}
-        self._callbacks: dict[str, _CallbackRecord] = {}
+        self._callbacks: dict[str, CallbackRecord] = {}
         self._updates: deque[JSONDict] = deque()
         self._events: dict[int, list[JSONDict]] = {}
         self._meter = FloodMeter()
@@ -698,7 +210,7 @@ class World:
                 data["entities"] = message.entities
         if message.poll_id is not None:
             data["poll"] = self._polls[message.poll_id].to_api()
-        markup = _inline_only(message.reply_markup)
+        markup = inline_only(message.reply_markup)
         if markup:
             data["reply_markup"] = markup
         if message.edit_date is not None:
@@ -891,7 +403,7 @@ class World:
             if not any(button.get("callback_data") == data for button in buttons):
                 raise bad_request("no button with that callback_data on the message")
             query_id = str(4_000_000_000_000_000_000 + next(self._callback_ids))
-            self._callbacks[query_id] = _CallbackRecord(query_id, user.id, chat.id, message_id)
+            self._callbacks[query_id] = CallbackRecord(query_id, user.id, chat.id, message_id)
             update = self._enqueue("callback_query", {
                 "id": query_id, "from": user.to_api(), "message": self._message_api(message),
                 "chat_instance": self.chat_instance(chat.id), "data": data,
@@ -1021,9 +533,9 @@ class World:
             if utf16_len(plain) > MAX_TEXT_LENGTH:
                 raise bad_request("message is too long")
             markup = validate_reply_markup(reply_markup)
-            same_markup = _inline_only(markup) == _inline_only(message.reply_markup)
+            same_markup = inline_only(markup) == inline_only(message.reply_markup)
             if plain == message.text and rendered == message.entities and same_markup:
-                raise _not_modified()
+                raise not_modified()
             self._flood_check(chat, "edit")
             message.raw_text, message.text, message.parse_mode = text, plain, parse_mode
             message.entities, message.reply_markup = rendered, markup
@@ -1038,8 +550,8 @@ class World:
         with self._lock:
             chat, message = self._editable(chat_id, message_id, inline_message_id, "edit")
             markup = validate_reply_markup(reply_markup)
-            if _inline_only(markup) == _inline_only(message.reply_markup):
-                raise _not_modified()
+            if inline_only(markup) == inline_only(message.reply_markup):
+                raise not_modified()
             self._flood_check(chat, "edit")
             message.reply_markup = markup
             result = self._apply_edit(chat, message)
