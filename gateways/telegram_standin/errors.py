@@ -35,7 +35,6 @@ def too_many_requests(retry_after: int) -> ApiError:
     return ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
 
 
-
 def not_modified() -> ApiError:
     """400 for an edit that would change nothing, as Telegram words it."""
     return bad_request("message is not modified: specified new message content and reply markup are exactly "

@@ -18,10 +18,11 @@ would have rejected.
 from __future__ import annotations
 
 import math
+import random
 from collections import deque
 from dataclasses import dataclass
 
-from gateways.telegram_standin.errors import JSONDict
+from gateways.telegram_standin.errors import ApiError, JSONDict, too_many_requests
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,22 @@ class FaultPlan:
         if self.methods is None:
             return method != "getupdates"
         return method in self.methods
+
+    def hits(self, method: str) -> bool:
+        """Whether this call of ``method`` (lower-case) fails: one of ``count`` is used up first, then each call
+        fails with probability ``fraction``."""
+        if not self.applies_to(method):
+            return False
+        if self.count > 0:
+            self.count -= 1
+            return True
+        return self.fraction > 0 and random.random() < self.fraction
+
+    def error(self) -> ApiError:
+        """The failure a hit call gets."""
+        if self.status == 429:
+            return too_many_requests(self.retry_after)
+        return ApiError(self.status, "Internal Server Error" if self.status == 500 else "Bad Gateway")
 
     def to_api(self) -> JSONDict:
         """The plan as JSON."""

@@ -18,7 +18,6 @@ import hashlib
 import itertools
 import json
 import logging
-import random
 import re
 import threading
 import time
@@ -907,17 +906,12 @@ class World:
         """The injected failure for this call of ``method`` (lower-case), if the storm hits it."""
         with self._lock:
             plan = self._faults
-            if not plan.applies_to(method):
-                return None
-            if plan.count > 0:
-                plan.count -= 1
-            elif plan.fraction <= 0 or random.random() >= plan.fraction:
+            if not plan.hits(method):
                 return None
             self._faults_injected += 1
             if plan.status == 429:
                 self._rate_limited += 1
-                return too_many_requests(plan.retry_after)
-            return ApiError(plan.status, "Internal Server Error" if plan.status == 500 else "Bad Gateway")
+            return plan.error()
 
     def set_limits(self, limits: FloodLimits) -> None:
         """Replace the flood limits (the windows keep their history)."""
