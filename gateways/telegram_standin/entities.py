@@ -144,6 +144,17 @@ def render_text(raw: str, parse_mode: str | None, entities: Sequence[JSONDict] |
     return raw, [dict(entity) for entity in entities or ()]
 
 
+def message_text(raw: str, parse_mode: str | None, entities: Sequence[JSONDict] | None
+                 ) -> tuple[str, list[JSONDict]]:
+    """:func:`render_text` of a bot's message, refused as Telegram refuses an empty or too long text."""
+    plain, rendered = render_text(raw, parse_mode, entities)
+    if not plain.strip():
+        raise bad_request("message text is empty")
+    if utf16_len(plain) > MAX_TEXT_LENGTH:
+        raise bad_request("message is too long")
+    return plain, rendered
+
+
 def command_entities(text: str) -> list[JSONDict]:
     """``bot_command`` entities for every /command at a word start, as Telegram's clients mark them."""
     entities = []

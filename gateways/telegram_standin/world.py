@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateways.telegram_standin.entities import MAX_TEXT_LENGTH, command_entities, render_text, utf16_len
+from gateways.telegram_standin.entities import MAX_TEXT_LENGTH, command_entities, message_text, utf16_len
 from gateways.telegram_standin.errors import ApiError, JSONDict, bad_request, not_modified, too_many_requests
 from gateways.telegram_standin.limits import FaultPlan, FloodLimits, FloodMeter
 from gateways.telegram_standin.markup import flatten_buttons, inline_only, validate_reply_markup
@@ -472,11 +472,7 @@ class World:
             chat = self._writable_chat(chat_id)
             if not text:
                 raise bad_request("message text is empty")
-            plain, rendered = render_text(text, parse_mode, entities)
-            if not plain.strip():
-                raise bad_request("message text is empty")
-            if utf16_len(plain) > MAX_TEXT_LENGTH:
-                raise bad_request("message is too long")
+            plain, rendered = message_text(text, parse_mode, entities)
             markup = validate_reply_markup(reply_markup)
             reply_to = self._reply_target(chat, reply_to_message_id, allow_sending_without_reply)
             self._flood_check(chat, "send")
@@ -484,13 +480,16 @@ class World:
                                     from_id=BOT_SENDER, date=self._now(), raw_text=text, text=plain,
                                     parse_mode=parse_mode, entities=rendered, reply_markup=markup,
                                     reply_to_message_id=reply_to)
-            self._store_message(message)
-            self._sent += 1
-            self._stats_for(chat.id).sent += 1
-            self._emit(chat.id, "message", **self._message_event_fields(message))
-            result = self._message_api(message)
+            result = self._apply_send(chat, message, "message")
         self.notify()
         return result
+
+    def _apply_send(self, chat: ChatRecord, message: MessageRecord, kind: str) -> JSONDict:
+        self._store_message(message)
+        self._sent += 1
+        self._stats_for(chat.id).sent += 1
+        self._emit(chat.id, kind, **self._message_event_fields(message))
+        return self._message_api(message)
 
     def _editable(self, chat_id: int | str | None, message_id: int | None, inline_message_id: str | None,
                   action: str) -> tuple[ChatRecord, MessageRecord]:
@@ -526,11 +525,7 @@ class World:
                 raise bad_request("message text is empty")
             if message.poll_id is not None:
                 raise bad_request("there is no text in the message to edit")
-            plain, rendered = render_text(text, parse_mode, entities)
-            if not plain.strip():
-                raise bad_request("message text is empty")
-            if utf16_len(plain) > MAX_TEXT_LENGTH:
-                raise bad_request("message is too long")
+            plain, rendered = message_text(text, parse_mode, entities)
             markup = validate_reply_markup(reply_markup)
             same_markup = inline_only(markup) == inline_only(message.reply_markup)
             if plain == message.text and rendered == message.entities and same_markup:
@@ -652,11 +647,7 @@ class World:
             message = MessageRecord(chat_id=chat.id, message_id=poll.message_id, from_id=BOT_SENDER,
                                     date=now, poll_id=poll.id, reply_markup=markup,
                                     reply_to_message_id=reply_to)
-            self._store_message(message)
-            self._sent += 1
-            self._stats_for(chat.id).sent += 1
-            self._emit(chat.id, "poll", **self._message_event_fields(message))
-            result = self._message_api(message)
+            result = self._apply_send(chat, message, "poll")
         self.notify()
         return result
 
