@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateways.api.context import ApiContext, ProducerHolder
 from gateways.api.errors import ApiError
-from gateways.api.openapi import Operation, build_document
+from gateways.api.openapi import RATE_BY_IP, Operation, build_document
 from gateways.api.routes import DESCRIPTION, OPERATIONS
 from gateways.api.security import HEADER_VALUE, authenticate, context_of, rate_limit
 from gateways.api.validation import MAX_BODY_BYTES
@@ -128,7 +128,7 @@ def _endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
             if op.authenticated:
                 principal = await authenticate(request, op.scopes)
                 return await op.handler(request, principal)
-            if op.rate_limit_key == "ip":
+            if op.rate_limit_key == RATE_BY_IP:
                 rate_limit(context_of(request), f"ip:{request.client.host if request.client else 'unknown'}")
             return await op.handler(request)
         except ApiError as exc:

@@ -20,6 +20,7 @@ OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
+RATE_BY_IP = "ip"  # an Operation's rate_limit_key: unauthenticated routes are limited by the caller's address
 
 Handler = Callable[..., Awaitable[Response]]
 

@@ -17,6 +17,7 @@ from schema.models import (
     TelegramUser,
     utcnow,
 )
+from trivia_actors.rules import RequestState
 
 
 def request_view(row: RequestStatus) -> dict[str, Any]:
@@ -46,7 +47,7 @@ def settled_view(row: RequestStatus, first_result: dict[str, Any]) -> dict[str, 
     return {
         "request_id": row.id,
         "kind": row.kind,
-        "status": "failed" if failed else "done",
+        "status": (RequestState.FAILED if failed else RequestState.DONE).value,
         "game_id": first_result.get("game_id") or row.game_id,
         "result": None if failed else {"type": first_result.get("type"), **payload},
         "error": {"code": payload.get("code"), "message": payload.get("message")} if failed else None,
@@ -70,15 +71,15 @@ class ApiStore:
             inserted = (
                 RequestStatus.insert(
                     id=request_id, client_id=client_id, subject=subject, kind=kind, game_id=game_id,
-                    idempotency_key=idempotency_key, status="pending",
+                    idempotency_key=idempotency_key, status=RequestState.PENDING.value,
                 )
                 .on_conflict_ignore()
                 .as_rowcount()
                 .execute()
             )
             if inserted:
-                return RequestStatus(id=request_id, client_id=client_id, subject=subject, kind=kind,
-                                     game_id=game_id, idempotency_key=idempotency_key, status="pending"), True
+                return RequestStatus(id=request_id, client_id=client_id, subject=subject, kind=kind, game_id=game_id,
+                                     idempotency_key=idempotency_key, status=RequestState.PENDING.value), True
             if idempotency_key is None:
                 raise pw.IntegrityError(f"request id {request_id} already exists")
             # The key was used before (or another request with it won the race): answer with that one.
@@ -90,7 +91,7 @@ class ApiStore:
         """Take a request back to ``pending`` for another produce, only if it is still ``from_status`` and
         untouched since ``unchanged_since``: False when the worker settled it (or another retry took it) first."""
         with self.database.connection_context():
-            return bool(RequestStatus.update(status="pending", error=None, updated_at=utcnow()).where(
+            return bool(RequestStatus.update(status=RequestState.PENDING.value, error=None, updated_at=utcnow()).where(
                 RequestStatus.id == request_id, RequestStatus.status == from_status,
                 RequestStatus.updated_at == unchanged_since).execute())
 
@@ -98,7 +99,8 @@ class ApiStore:
         """Move a request to ``status`` (pending again before a retry, failed when the broker refused)."""
         with self.database.connection_context():
             RequestStatus.update(status=status, error=error, updated_at=utcnow()).where(
-                RequestStatus.id == request_id, RequestStatus.status.in_(["pending", "failed"])
+                RequestStatus.id == request_id,
+                RequestStatus.status.in_([RequestState.PENDING.value, RequestState.FAILED.value]),
             ).execute()
 
     def get_request(self, request_id: str) -> RequestStatus | None:

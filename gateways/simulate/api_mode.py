@@ -21,13 +21,13 @@ from typing import Any, TypeGuard
 from gateways.simulate.http import HttpClient, HttpResponse, HttpTimeout, HttpTransportError, make_client
 from gateways.simulate.players import AnswerKey, Budget, Limits, Mix, Pacer
 from gateways.simulate.report import Recorder
+from trivia_actors.rules import SETTLED, QuestionType, RequestState
 
 logger = logging.getLogger(__name__)
 
 RETRYABLE = frozenset({429, 502, 503, 504})
 MAX_ATTEMPTS = 4
 POLL_WAIT_S = 10.0
-SETTLED = frozenset({"done", "failed"})
 
 
 class RunFailed(RuntimeError):
@@ -166,7 +166,7 @@ class ApiSimulation:
         """True if ``outcome`` is a command done; a failed one is counted by its code (None was counted already)."""
         if outcome is None:
             return False
-        if outcome["status"] != "done":
+        if outcome["status"] != RequestState.DONE:
             self.recorder.error(f"failed:{(outcome.get('error') or {}).get('code', 'unknown')}")
             return False
         return True
@@ -216,7 +216,7 @@ class ApiSimulation:
         headers = {"X-Player-Id": player_id}
         typed = rng.random() < self.mix.text_fraction
         body: dict[str, Any] = {"question_count": self.mix.question_count,
-                                "question_type": "text" if typed else "buttons"}
+                                "question_type": (QuestionType.TEXT if typed else QuestionType.BUTTONS).value}
         if self.mix.category:
             body["category"] = self.mix.category
         self.recorder.count("games_started")

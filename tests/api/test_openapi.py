@@ -80,7 +80,7 @@ def test_docs_page_is_self_contained(harness: ApiHarness) -> None:
 def fuzz_target(harness: ApiHarness, topics, monkeypatch) -> Iterator[tuple[schemathesis.schemas.BaseSchema, str]]:
     """The app (not yet started: schemathesis runs its lifespan) and an admin bearer token for it."""
     # No worker runs here, so no command ever settles: a generated ``wait`` would only make each call wait.
-    monkeypatch.setattr("gateways.api.routes.MAX_WAIT_S", 0.05)
+    monkeypatch.setattr("gateways.api.routes.longpoll.MAX_WAIT_S", 0.05)
     issuing = harness.start()
     token = harness.tokens(issuing, harness.new_client("player service admin"))["access_token"]
     context = ApiContext(harness.settings, harness.database, listen_for_results=False)
