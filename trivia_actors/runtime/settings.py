@@ -1,7 +1,9 @@
 """Process configuration: the environment, parsed once into a frozen, typed settings object.
 
 The names are fixed by DESIGN.md section 12 (operators, compose files and outside harnesses rely on them);
-the README lists each with its default. Nothing else in the code reads ``os.environ``.
+the README lists each with its default. Nothing else in the code reads ``os.environ`` (tests/test_layout.py
+checks it): a launcher that passes its environment on to child processes takes a copy from
+:func:`inherited_environment`.
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ class Settings:
     question_time_limit_s: float = 30.0
     default_question_count: int = 5
     failpoints: tuple[tuple[str, float], ...] = ()  # fault-injection runs only (TRIVIA_ENV=test)
+    tansu_log: str = "warn"  # RUST_LOG of the Tansu broker the local stack starts
+    standin_url: str = "http://127.0.0.1:8081"  # the Telegram stand-in the terminal chat plays through
 
     @property
     def is_development(self) -> bool:
@@ -146,6 +150,11 @@ def _failpoints(env: Mapping[str, str]) -> tuple[tuple[str, float], ...]:
     return tuple(points)
 
 
+def inherited_environment() -> dict[str, str]:
+    """A copy of this process's environment, for a launcher to pass on (with its own additions) to children."""
+    return dict(os.environ)
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Parse the environment (``os.environ`` unless given) into a :class:`Settings`."""
     env = os.environ if environ is None else environ
@@ -204,6 +213,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         question_time_limit_s=_float(env, "QUESTION_TIME_LIMIT", defaults.question_time_limit_s),
         default_question_count=_int(env, "DEFAULT_QUESTION_COUNT", defaults.default_question_count),
         failpoints=_failpoints(env),
+        tansu_log=_str(env, "TANSU_LOG", defaults.tansu_log),
+        standin_url=_str(env, "STANDIN_URL", defaults.standin_url),
     )
     if settings.failpoints and settings.environment != "test":
         raise SettingsError("TRIVIA_FAILPOINTS is only allowed with TRIVIA_ENV=test")
