@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,7 +18,7 @@ from telegram.ext import Application, ApplicationBuilder
 from gateways.api.auth import TokenService
 from gateways.bridge import LoopBridge
 from gateways.observability import OpsServer
-from gateways.process import start_process
+from gateways.process import Shutdown, StartFailed, confirm_started, start_process, stop_remaining_actors
 from gateways.telegram.api_client import HttpGameApi
 from gateways.telegram.bot import BotHandlers
 from gateways.telegram.commands import KafkaCommandSink
@@ -75,22 +76,32 @@ async def _ask(ref: pykka.ActorRef[Any], message: Any) -> Any:
     return await asyncio.to_thread(lambda: ref.ask(message, timeout=30))
 
 
-async def run(settings: Settings) -> int:
-    """Run until SIGTERM/SIGINT: stop polling, drain the outbox, commit offsets, exit 0."""
+async def _confirm(ref: pykka.ActorRef[Any], name: str) -> None:
+    await asyncio.to_thread(confirm_started, ref, name)
+
+
+def _stopping(ref: pykka.ActorRef[Any]) -> Callable[[], Awaitable[Any]]:
+    return lambda: asyncio.to_thread(ref.stop, timeout=10)
+
+
+async def start(settings: Settings, shutdown: Shutdown) -> None:
+    """Start the telebot's parts in dependency order, confirming each actor, until it takes updates.
+
+    Each part pushes its stop onto ``shutdown`` as soon as it runs, so that the caller, which runs ``shutdown``
+    in a ``finally``, stops exactly what started, in reverse order, also when a step here raised.
+    """
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     database = bind_database(settings.database_url, max_connections=8)
-    try:
-        await asyncio.to_thread(wait_for_database, database, settings.database_url,
-                                timeout_s=settings.db_init_timeout_s)
-    except DatabaseUnavailable as exc:
-        logger.error("%s", exc)
-        return 1
+    await asyncio.to_thread(wait_for_database, database, settings.database_url,
+                            timeout_s=settings.db_init_timeout_s)
     application = build_application(settings)
     await application.initialize()
+    shutdown.push("the Telegram application", application.shutdown)
+    producer = await asyncio.to_thread(EventProducer.connect, settings)
+    shutdown.push("the event producer", lambda: asyncio.to_thread(producer.close))
     store = SessionStoreActor.start(database)
+    shutdown.push("the session store", _stopping(store))
+    await _confirm(store, "the session store")
 
     manager_ref: list[pykka.ActorRef[Any]] = []
 
@@ -102,15 +113,20 @@ async def run(settings: Settings) -> int:
 
     outbox = TelegramOutbox(application.bot, LoopBridge(loop), on_sent=on_sent,
                             limits=FloodLimits(global_per_second=settings.telegram_global_rate))
+    shutdown.push("the outbox", outbox.stop)
     # Calls decided before a restart but not yet made go first, with the message ids they may edit.
     pending: list[OutboundOp] = await _ask(store, "load_pending")
     outbox.message_ids.update(await _ask(store, ("message_ids", sorted({op.chat_id for op in pending}))))
     outbox.deliver(pending)
     api = HttpGameApi(settings.api_url, service_token(settings))
-    producer = EventProducer.connect(settings)
+    shutdown.push("the API clients", lambda: asyncio.to_thread(api.stop))
+    for actor in api.actors:
+        await _confirm(actor, "an API client")
     commands = KafkaCommandSink(producer, settings.topic("commands"))
     manager = SessionManagerActor.start(outbox=outbox, api=api, commands=commands, store=store)
+    shutdown.push("the session manager", _stopping(manager))
     manager_ref.append(manager)
+    await _confirm(manager, "the session manager")
     restored_chats: list[int] = await _ask(manager, "chats")
     outbox.message_ids.update(await _ask(store, ("message_ids", restored_chats)))
 
@@ -128,19 +144,26 @@ async def run(settings: Settings) -> int:
         dlq=producer,
         dlq_topic=settings.topic("dlq"),
     )
+    shutdown.push("the results consumer", _stopping(bridge))
+    await _confirm(bridge, "the results consumer")
     ops = OpsServer(settings.api_host, DEFAULT_OPS_PORT if settings.ops_port is None else settings.ops_port,
                     ready=lambda: bridge.is_alive() and bool(bridge.ask("is_assigned", timeout=2)),
                     alive=lambda: manager.is_alive() and bridge.is_alive()).start()
+    shutdown.push("the ops server", ops.stop)
     reads = GameReads(settings.api_url, service_token(settings))
+    shutdown.push("the game reads client", reads.close)
     handlers = BotHandlers(manager, default_question_count=settings.default_question_count, store=store, outbox=outbox,
                            reads=reads,
                            default_timer_s=settings.question_time_limit_s)
     handlers.install(application)
+    # Once updates stop and before anything above stops: results in flight still complete (and are committed),
+    # and the calls they decided are made.
+    shutdown.push("draining the outbox", lambda: outbox.drain(timeout_s=10))
+    shutdown.push("draining the results consumer", lambda: asyncio.to_thread(bridge.ask, "drain", timeout=5))
     outbox.start()
     await application.start()
+    shutdown.push("the Telegram application's updates", application.stop)
     assert application.updater is not None
-    webhook_server: uvicorn.Server | None = None
-    webhook_task: asyncio.Task[None] | None = None
     if settings.telegram_webhook_url and settings.telegram_webhook_secret:
         path = urlsplit(settings.telegram_webhook_url).path or "/"
         host, _, port = settings.telegram_webhook_listen.rpartition(":")
@@ -148,33 +171,50 @@ async def run(settings: Settings) -> int:
         webhook_server = uvicorn.Server(uvicorn.Config(webhook_app, host=host or "0.0.0.0", port=int(port),  # noqa: S104
                                                        log_config=None, access_log=False, lifespan="off"))
         webhook_task = loop.create_task(webhook_server.serve())
+
+        async def stop_webhook() -> None:
+            webhook_server.should_exit = True
+            await webhook_task
+
+        shutdown.push("the webhook server", stop_webhook)
         await application.bot.set_webhook(settings.telegram_webhook_url, secret_token=settings.telegram_webhook_secret,
                                           allowed_updates=Update.ALL_TYPES)
         logger.info("telebot in webhook mode on %s (path %s)", settings.telegram_webhook_listen, path)
     else:
         await application.bot.delete_webhook()
         await application.updater.start_polling(poll_interval=0.0, timeout=10, drop_pending_updates=False)
+        shutdown.push("polling", application.updater.stop)
         logger.info("telebot polling (ops port %d)", ops.port)
-    await stop.wait()
-    logger.info("telebot shutting down")
-    if webhook_server is not None and webhook_task is not None:
-        webhook_server.should_exit = True
-        await webhook_task
-    else:
-        await application.updater.stop()
-    await application.stop()
-    await asyncio.to_thread(bridge.ask, "drain", timeout=5)
-    await outbox.drain(timeout_s=10)
-    await asyncio.to_thread(bridge.stop, timeout=10)
-    await asyncio.to_thread(manager.stop, timeout=10)
-    await asyncio.to_thread(store.stop, timeout=10)
-    await asyncio.to_thread(api.stop)
-    await outbox.stop()
-    await application.shutdown()
-    await reads.close()
-    await asyncio.to_thread(producer.close)
-    ops.stop()
-    return 0
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> int:
+    """Start, run until ``stop`` is set, then stop in reverse order: nothing started outlives it, even after a
+    failed start."""
+    shutdown = Shutdown("telebot")
+    try:
+        try:
+            await start(settings, shutdown)
+        except DatabaseUnavailable as exc:
+            logger.error("%s", exc)
+            return 1
+        except StartFailed as exc:
+            logger.error("telebot did not start: %s", exc)
+            return 1
+        await stop.wait()
+        logger.info("telebot shutting down")
+        return 0
+    finally:
+        await shutdown.run()
+        await asyncio.to_thread(stop_remaining_actors, "telebot")
+
+
+async def run(settings: Settings) -> int:
+    """Run until SIGTERM/SIGINT: stop polling, drain the outbox, commit offsets, exit 0."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return await serve(settings, stop)
 
 
 def main() -> int:
