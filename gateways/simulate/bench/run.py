@@ -27,7 +27,7 @@ from gateways.simulate.bench.probe import hold_sessions
 from gateways.simulate.bench.system import idle_cpu, machine
 from gateways.simulate.http import run as run_loop
 from gateways.simulate.stack import DEFAULT_ADMIN_URL, BenchStack, StackError
-from trivia_actors.runtime import load_settings
+from trivia_actors.runtime import inherited_environment, load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def run_bench(config: BenchConfig, *, log_dir: Path, plot_dir: Path | None) -> d
     results: dict[str, Any] = {"started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                                "machine": machine(), "config": attrs.asdict(config)}
     began = time.monotonic()
-    stack = BenchStack(log_dir, admin_url, base_env=dict(os.environ),
+    stack = BenchStack(log_dir, admin_url, base_env=inherited_environment(),
                        extra_env={"LOG_LEVEL": config.stack_log_level, "API_RATE_LIMIT": str(10**9)})
     print(f"bench: starting the stack (logs in {log_dir})", file=sys.stderr)
     with stack:
