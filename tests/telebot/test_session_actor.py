@@ -11,6 +11,7 @@ from tests.telebot.dummies import DummyApi, DummyCommands, DummyCompletion, Dumm
 from trivia_actors.session import (
     AnswerGiven,
     GameSessionActor,
+    GetState,
     Player,
     ResultArrived,
     SessionState,
@@ -64,7 +65,7 @@ def test_a_two_question_game_as_the_player_sees_it(session):
     assert [row[0].data for row in keyboard] == [f"a:{TAG}:0:{i}" for i in range(4)]
     ref.tell(AnswerGiven(chat_id=42, player=PLAYER, game_tag=TAG, question_no=0, option=1, update_id=8))
     ref.tell(AnswerGiven(chat_id=42, player=PLAYER, game_tag=TAG, question_no=0, option=2, update_id=9))  # double tap
-    ref.ask("state", timeout=2)
+    ref.ask(GetState(), timeout=2)
     answers = [c for c in api.calls if c[0] == "submit_answer"]
     assert len(answers) == 1, "a second tap on the same question must not submit again"
     assert answers[0][1]["option"] == 1
@@ -80,7 +81,7 @@ def test_a_two_question_game_as_the_player_sees_it(session):
     calls = outbox.wait_for(6)
     assert "Correct!" in calls[4][3] and "+950" in calls[4][3]
     assert "Game over" in calls[5][3] and "<b>950</b>" in calls[5][3] and "Correct: 1/2" in calls[5][3]
-    assert ref.ask("state", timeout=2).phase == "finished"
+    assert ref.ask(GetState(), timeout=2).phase == "finished"
 
 
 def test_stale_buttons_and_other_players_are_ignored(session):
@@ -93,7 +94,7 @@ def test_stale_buttons_and_other_players_are_ignored(session):
     stranger = Player(telegram_id=99, name="Eve")
     ref.tell(AnswerGiven(chat_id=42, player=stranger, game_tag=TAG, question_no=0, option=0, update_id=4))
     ref.tell(TextGiven(chat_id=42, player=stranger, text="A0", update_id=5))
-    ref.ask("state", timeout=2)
+    ref.ask(GetState(), timeout=2)
     assert [c for c in api.calls if c[0] == "submit_answer"] == []
 
 
@@ -103,7 +104,7 @@ def test_a_replayed_result_event_is_rendered_once(session):
     created = _result(ev.GameCreated(question_count=1, time_limit_s=30, questions=_questions(1)))
     ref.tell(created)
     ref.tell(created)
-    ref.ask("state", timeout=2)
+    ref.ask(GetState(), timeout=2)
     assert len([c for c in outbox.calls if c[2].endswith(":q:0")]) == 1
 
 
@@ -113,7 +114,7 @@ def test_typed_answer_is_submitted_as_text(session):
     ref.tell(_result(ev.GameCreated(question_count=1, time_limit_s=30, questions=_questions(1))))
     outbox.wait_for(2)
     ref.tell(TextGiven(chat_id=42, player=PLAYER, text="a zero", update_id=5))
-    ref.ask("state", timeout=2)
+    ref.ask(GetState(), timeout=2)
     submitted = [c[1] for c in api.calls if c[0] == "submit_answer"]
     assert submitted == [{"game_id": GAME_ID, "subject": "tg:42", "name": "Ann <b>", "question_no": 0,
                           "option": None, "text": "a zero", "idempotency_key": "tg-text:42:5"}]
@@ -157,7 +158,7 @@ def test_a_restored_session_past_its_deadline_times_out_at_once():
     ref = GameSessionActor.start(state, outbox=DummyOutbox(), api=DummyApi(GAME_ID), manager=None,
                                  commands=commands, restored=True, clock=lambda: now[0])
     try:
-        ref.ask("state", timeout=2)
+        ref.ask(GetState(), timeout=2)
         deadline = time.monotonic() + 2
         while not commands.timeouts and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -209,7 +210,7 @@ def test_a_lost_result_is_asked_for_again_with_the_same_key(session, monkeypatch
     settled = len(api.calls)
     time.sleep(1.0)
     assert len(api.calls) == settled, "once the result came, nothing is asked again"
-    assert ref.ask("state", timeout=2).phase == "asking"
+    assert ref.ask(GetState(), timeout=2).phase == "asking"
 
 
 def test_a_lost_timeout_result_sends_the_timeout_again(session, monkeypatch):

@@ -13,9 +13,12 @@ from schema.telebot_models import ChatSession, OutboundMessage
 from tests.telebot.dummies import DummyApi, DummyCommands, DummyCompletion, DummyOutbox
 from trivia_actors.session import (
     AnswerGiven,
+    ListChats,
+    LoadPending,
     MarkSent,
     Player,
     ResultArrived,
+    SessionKind,
     SessionManagerActor,
     SessionStoreActor,
     StartGame,
@@ -67,18 +70,18 @@ def test_restart_restores_the_game_and_resends_only_unsent_calls(store, database
     store.ask(MarkSent(ledger_id=ledger[0].id, message_id=501))
     manager.stop()
 
-    pending = store.ask("load_pending")
+    pending = store.ask(LoadPending())
     assert [(op.chat_id, op.key) for op in pending if op.chat_id == chat_id] == [(chat_id, f"{tag}:q:0")]
     outbox2, api2 = DummyOutbox(), DummyApi(game_id)
     manager2 = SessionManagerActor.start(outbox=outbox2, api=api2, commands=DummyCommands(), store=store)
-    assert chat_id in manager2.ask("chats")
+    assert chat_id in manager2.ask(ListChats())
     manager2.tell(AnswerGiven(chat_id=chat_id, player=player, game_tag=tag, question_no=0, option=2, update_id=3))
     _wait(lambda: any(c[0] == "submit_answer" for c in api2.calls))
     assert [c[1]["option"] for c in api2.calls if c[0] == "submit_answer"] == [2]
     assert outbox2.calls == [], "a restored session must not repeat what it already decided to send"
     # A /play update delivered again after the restart is recognised and ignored.
     manager2.tell(StartGame(chat_id=chat_id, player=player, category=None, question_count=2, update_id=1))
-    manager2.ask("chats")
+    manager2.ask(ListChats())
     assert outbox2.calls == []
     manager2.stop()
 
@@ -95,20 +98,20 @@ def test_idle_sessions_are_passivated_and_woken_by_the_next_update(store, databa
     manager.tell(_created(game_id, chat_id))
     outbox.wait_for(2)
     # The database is shared with other tests: look at this chat only.
-    _wait(lambda: chat_id in manager.ask("passive_chats"))
-    assert chat_id not in manager.ask("chats")
+    _wait(lambda: chat_id in manager.ask(ListChats(kind=SessionKind.PASSIVE)))
+    assert chat_id not in manager.ask(ListChats())
     with database.connection_context():
         assert ChatSession.get_by_id(chat_id).phase == "asking"
     manager.tell(AnswerGiven(chat_id=chat_id, player=player, game_tag=tag, question_no=0, option=1, update_id=12))
     _wait(lambda: any(c[0] == "submit_answer" for c in api.calls))
-    assert chat_id not in manager.ask("passive_chats")
-    assert chat_id in manager.ask("chats")
+    assert chat_id not in manager.ask(ListChats(kind=SessionKind.PASSIVE))
+    assert chat_id in manager.ask(ListChats())
     manager.stop()
 
 
 def test_the_ledger_forgets_old_sent_calls_and_claims_but_never_a_pending_call(store, database):
     from schema.models import ProcessedMessage, utcnow
-    from trivia_actors.session.store import Claim, PurgeLedger
+    from trivia_actors.session import Claim, PurgeLedger
 
     old, fresh = utcnow() - dt.timedelta(days=8), utcnow() - dt.timedelta(days=6)
     tag = uuid.uuid4().hex[:8]
@@ -137,7 +140,7 @@ def test_a_database_outage_never_stops_the_store() -> None:
     import peewee as pw
 
     from schema.db import make_database
-    from trivia_actors.session.store import PurgeLedger, SaveSession
+    from trivia_actors.session import PurgeLedger, SaveSession
 
     unreachable = make_database("postgresql://postgres@127.0.0.1:1/nowhere")
     ref = SessionStoreActor.start(unreachable)
@@ -149,3 +152,4 @@ def test_a_database_outage_never_stops_the_store() -> None:
         assert ref.is_alive(), "the store died on a database outage"
     finally:
         ref.stop()
+

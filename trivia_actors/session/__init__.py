@@ -1,35 +1,56 @@
 """The telebot's engine: a session per chat game, its manager and store, and what it needs from the outside."""
 
-from trivia_actors.session import texts
-from trivia_actors.session.actor import GameSessionActor, SessionState
+from trivia_actors.session import keys, rendering, texts
+from trivia_actors.session.actor import GameSessionActor
 from trivia_actors.session.chat_settings import ChatSettings, SettingError
+from trivia_actors.session.keys import AnswerCallback, LeaderboardCallback, PollKey
 from trivia_actors.session.manager import SessionManagerActor
 from trivia_actors.session.messages import (
     AnswerGiven,
+    ApiAccepted,
+    ApiRefused,
+    Claim,
+    GetState,
     HintAsked,
+    ListChats,
+    LoadChatSettings,
+    LoadMessageIds,
+    LoadPending,
+    LoadPolls,
+    LoadSession,
+    LoadSessions,
+    MarkSent,
+    Passivate,
+    Passivated,
     Player,
     PollAnswered,
     PollSent,
+    PurgeLedger,
     ResultArrived,
+    SaveChatSettings,
+    SaveSession,
     ScoreAsked,
+    SessionKind,
     SkipAsked,
     StartGame,
     StopGame,
     TextGiven,
 )
 from trivia_actors.session.ports import (
-    ApiAccepted,
-    ApiRefused,
     Button,
     CommandSink,
     GameApi,
     Keyboard,
+    OpKind,
     OutboundOp,
+    ResultCompletion,
     TelegramOutbox,
 )
-from trivia_actors.session.store import Claim, MarkSent, PurgeLedger, SaveChatSettings, SaveSession, SessionStoreActor
+from trivia_actors.session.state import SessionState, SnapshotError
+from trivia_actors.session.store import SessionStoreActor
 
 __all__ = [
+    "AnswerCallback",
     "AnswerGiven",
     "ApiAccepted",
     "ApiRefused",
@@ -39,26 +60,44 @@ __all__ = [
     "CommandSink",
     "GameApi",
     "GameSessionActor",
+    "GetState",
     "HintAsked",
     "Keyboard",
+    "LeaderboardCallback",
+    "ListChats",
+    "LoadChatSettings",
+    "LoadMessageIds",
+    "LoadPending",
+    "LoadPolls",
+    "LoadSession",
+    "LoadSessions",
     "MarkSent",
+    "OpKind",
     "OutboundOp",
+    "Passivate",
+    "Passivated",
     "Player",
     "PollAnswered",
+    "PollKey",
     "PollSent",
     "PurgeLedger",
     "ResultArrived",
+    "ResultCompletion",
     "SaveChatSettings",
     "SaveSession",
     "ScoreAsked",
+    "SessionKind",
     "SessionManagerActor",
     "SessionState",
     "SessionStoreActor",
     "SettingError",
     "SkipAsked",
+    "SnapshotError",
     "StartGame",
     "StopGame",
     "TelegramOutbox",
     "TextGiven",
+    "keys",
+    "rendering",
     "texts",
 ]
