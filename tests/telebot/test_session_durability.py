@@ -153,3 +153,16 @@ def test_a_database_outage_never_stops_the_store() -> None:
     finally:
         ref.stop()
 
+
+def test_a_bug_in_a_told_message_never_stops_the_store(store, caplog) -> None:
+    """A told message that fails for a reason other than the database (here a ledger id that is no number) is
+    logged with its traceback; the store carries on with the next message."""
+    import logging
+
+    from trivia_actors.session import Claim
+
+    with caplog.at_level(logging.ERROR, logger="trivia_actors.session.store"):
+        store.tell(MarkSent(ledger_id="not-a-number", message_id=10))  # type: ignore[arg-type]
+        assert store.ask(Claim(key=f"bug-{uuid.uuid4().hex}"), timeout=10) is True
+    assert any(r.exc_info for r in caplog.records), "the failure must be logged with its traceback"
+    assert store.is_alive()
