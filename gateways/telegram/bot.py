@@ -31,6 +31,7 @@ from trivia_actors.session import (
     Button,
     ChatSettings,
     Claim,
+    GameOptions,
     HintAsked,
     Keyboard,
     LeaderboardCallback,
@@ -143,7 +144,7 @@ class BotHandlers:
         if update.effective_chat is None or not await self._first_reply(update.update_id):
             return
         self.outbox.deliver([OutboundOp(kind=OpKind.SEND, chat_id=update.effective_chat.id,
-                                        key=keys.command_key(update.update_id), text=text)])
+                                        key=keys.reply_key(keys.Reply.COMMAND, update.update_id), text=text)])
 
     async def _first_reply(self, update_id: int) -> bool:
         if self.store is None:
@@ -200,15 +201,16 @@ class BotHandlers:
             await self._reply(update, texts.render("unknown_category", category=unknown))
             return
         group = chat.type in {ChatType.GROUP, ChatType.SUPERGROUP}
-        self.manager.tell(StartGame(
-            chat_id=chat.id, player=_player(update), category=category or chat_settings.category,
-            question_count=count, update_id=update.update_id, mode=GameMode.GROUP if group else GameMode.SOLO,
-            difficulty=chat_settings.difficulty, time_limit_s=float(chat_settings.timer),
-            answer_mode=chat_settings.mode, streak_enabled=chat_settings.streak, idle_limit=chat_settings.idle_stop,
-            speed_points=chat_settings.speed, difficulty_weighted=chat_settings.weighted,
-            hint_penalty_pct=chat_settings.hint_penalty, topic=topic,
+        options = GameOptions(
+            category=category or chat_settings.category, question_count=count,
+            mode=GameMode.GROUP if group else GameMode.SOLO, difficulty=chat_settings.difficulty,
+            time_limit_s=float(chat_settings.timer), answer_mode=chat_settings.mode,
+            streak_enabled=chat_settings.streak, speed_points=chat_settings.speed,
+            difficulty_weighted=chat_settings.weighted, hint_penalty_pct=chat_settings.hint_penalty, topic=topic,
             question_type=chat_settings.qtype,
-        ))
+        )
+        self.manager.tell(StartGame(chat_id=chat.id, player=_player(update), update_id=update.update_id,
+                                    options=options, idle_limit=chat_settings.idle_stop))
 
     async def settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         TELEGRAM_UPDATES.labels("settings").inc()
@@ -322,8 +324,9 @@ class BotHandlers:
         except ReadsUnavailable as exc:
             await self._reply(update, texts.render("reads_failed", reason=str(exc)))
             return
-        self.outbox.deliver([OutboundOp(kind=OpKind.SEND, chat_id=chat.id, key=keys.command_key(update.update_id),
-                                        text=text, keyboard=keyboard)])
+        self.outbox.deliver([OutboundOp(kind=OpKind.SEND, chat_id=chat.id,
+                                        key=keys.reply_key(keys.Reply.COMMAND, update.update_id), text=text,
+                                        keyboard=keyboard)])
 
     async def leaderboard_page(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         TELEGRAM_UPDATES.labels("leaderboard_page").inc()

@@ -9,6 +9,7 @@ from tests.telebot.dummies import DummyApi, DummyCommands, DummyCompletion, Dumm
 from trivia_actors.session import (
     AnswerGiven,
     ChatSettings,
+    GameOptions,
     GameSessionActor,
     GetState,
     Player,
@@ -45,7 +46,8 @@ def group():
     outbox, api, commands = DummyOutbox(), DummyApi(GAME_ID), DummyCommands()
     ref = GameSessionActor.start(SessionState(chat_id=CHAT, player=ANN), outbox=outbox, api=api, manager=None,
                                  commands=commands)
-    ref.tell(StartGame(chat_id=CHAT, player=ANN, category=None, question_count=2, update_id=1, mode="group"))
+    ref.tell(StartGame(chat_id=CHAT, player=ANN, update_id=1,
+                       options=GameOptions(category=None, question_count=2, mode="group")))
     ref.tell(_result(ev.GameCreated(question_count=2, time_limit_s=30, questions=_questions(2)), "r-c"))
     outbox.wait_for(2)
     yield ref, outbox, api, commands
@@ -101,8 +103,8 @@ def test_quiz_poll_game_sends_native_polls_with_the_correct_option():
     outbox, api = DummyOutbox(), DummyApi(GAME_ID)
     ref = GameSessionActor.start(SessionState(chat_id=5, player=ANN), outbox=outbox, api=api, manager=None)
     try:
-        ref.tell(StartGame(chat_id=5, player=ANN, category=None, question_count=1, update_id=1,
-                           question_type="poll"))
+        ref.tell(StartGame(chat_id=5, player=ANN, update_id=1,
+                           options=GameOptions(category=None, question_count=1, question_type="poll")))
         ref.tell(_result(ev.GameCreated(question_count=1, time_limit_s=20,
                                         questions=_questions(1, with_answers=True)), "r-p"))
         ref.ask(GetState(), timeout=2)

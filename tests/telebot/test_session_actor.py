@@ -10,6 +10,7 @@ from schema import events as ev
 from tests.telebot.dummies import DummyApi, DummyCommands, DummyCompletion, DummyOutbox
 from trivia_actors.session import (
     AnswerGiven,
+    GameOptions,
     GameSessionActor,
     GetState,
     Player,
@@ -53,7 +54,8 @@ def session():
 
 def test_a_two_question_game_as_the_player_sees_it(session):
     ref, outbox, api, _commands = session
-    ref.tell(StartGame(chat_id=42, player=PLAYER, category="science", question_count=2, update_id=7))
+    ref.tell(StartGame(chat_id=42, player=PLAYER, update_id=7,
+                       options=GameOptions(category="science", question_count=2)))
     outbox.wait_for(1)
     assert outbox.calls[0][3] == "🎲 Preparing your game (science)…"
     assert api.calls[0][1]["idempotency_key"] == "tg-play:42:7"
@@ -86,7 +88,7 @@ def test_a_two_question_game_as_the_player_sees_it(session):
 
 def test_stale_buttons_and_other_players_are_ignored(session):
     ref, outbox, api, _ = session
-    ref.tell(StartGame(chat_id=42, player=PLAYER, category=None, question_count=1, update_id=1))
+    ref.tell(StartGame(chat_id=42, player=PLAYER, update_id=1, options=GameOptions(category=None, question_count=1)))
     ref.tell(_result(ev.GameCreated(question_count=1, time_limit_s=30, questions=_questions(1))))
     outbox.wait_for(2)
     ref.tell(AnswerGiven(chat_id=42, player=PLAYER, game_tag="deadbeef", question_no=0, option=0, update_id=2))
@@ -100,7 +102,7 @@ def test_stale_buttons_and_other_players_are_ignored(session):
 
 def test_a_replayed_result_event_is_rendered_once(session):
     ref, outbox, _api, _ = session
-    ref.tell(StartGame(chat_id=42, player=PLAYER, category=None, question_count=1, update_id=1))
+    ref.tell(StartGame(chat_id=42, player=PLAYER, update_id=1, options=GameOptions(category=None, question_count=1)))
     created = _result(ev.GameCreated(question_count=1, time_limit_s=30, questions=_questions(1)))
     ref.tell(created)
     ref.tell(created)
@@ -110,7 +112,7 @@ def test_a_replayed_result_event_is_rendered_once(session):
 
 def test_typed_answer_is_submitted_as_text(session):
     ref, outbox, api, _ = session
-    ref.tell(StartGame(chat_id=42, player=PLAYER, category=None, question_count=1, update_id=1))
+    ref.tell(StartGame(chat_id=42, player=PLAYER, update_id=1, options=GameOptions(category=None, question_count=1)))
     ref.tell(_result(ev.GameCreated(question_count=1, time_limit_s=30, questions=_questions(1))))
     outbox.wait_for(2)
     ref.tell(TextGiven(chat_id=42, player=PLAYER, text="a zero", update_id=5))
@@ -122,7 +124,7 @@ def test_typed_answer_is_submitted_as_text(session):
 
 def test_the_question_timer_reports_a_timeout_once(session):
     ref, outbox, _api, commands = session
-    ref.tell(StartGame(chat_id=42, player=PLAYER, category=None, question_count=2, update_id=1))
+    ref.tell(StartGame(chat_id=42, player=PLAYER, update_id=1, options=GameOptions(category=None, question_count=2)))
     ref.tell(_result(ev.GameCreated(question_count=2, time_limit_s=0.2, questions=_questions(2))))
     deadline = time.monotonic() + 5
     while not commands.timeouts and time.monotonic() < deadline:
@@ -171,7 +173,7 @@ def test_an_answer_judged_by_ai_shows_why(session):
     import attrs
 
     ref, outbox, _api, _ = session
-    ref.tell(StartGame(chat_id=42, player=PLAYER, category=None, question_count=1, update_id=1))
+    ref.tell(StartGame(chat_id=42, player=PLAYER, update_id=1, options=GameOptions(category=None, question_count=1)))
     ref.tell(_result(ev.GameCreated(question_count=1, time_limit_s=30, questions=_questions(1))))
     outbox.wait_for(2)
     judged = attrs.evolve(_evaluated(0, "correct", 900, 900, None), judged_by="deepseek",
@@ -190,7 +192,8 @@ def test_a_lost_result_is_asked_for_again_with_the_same_key(session, monkeypatch
 
     monkeypatch.setattr(session_module, "RESULT_WATCHDOG_S", 0.3)
     ref, outbox, api, _ = session
-    ref.tell(StartGame(chat_id=42, player=PLAYER, category="science", question_count=2, update_id=7))
+    ref.tell(StartGame(chat_id=42, player=PLAYER, update_id=7,
+                       options=GameOptions(category="science", question_count=2)))
     deadline = time.monotonic() + 5
     while sum(c[0] == "create_game" for c in api.calls) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -220,7 +223,7 @@ def test_a_lost_timeout_result_sends_the_timeout_again(session, monkeypatch):
 
     monkeypatch.setattr(session_module, "RESULT_WATCHDOG_S", 0.3)
     ref, outbox, _api, commands = session
-    ref.tell(StartGame(chat_id=42, player=PLAYER, category=None, question_count=2, update_id=1))
+    ref.tell(StartGame(chat_id=42, player=PLAYER, update_id=1, options=GameOptions(category=None, question_count=2)))
     ref.tell(_result(ev.GameCreated(question_count=2, time_limit_s=0.2, questions=_questions(2))))
     deadline = time.monotonic() + 5
     while len(commands.timeouts) < 2 and time.monotonic() < deadline:

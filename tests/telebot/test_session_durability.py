@@ -13,6 +13,7 @@ from schema.telebot_models import ChatSession, OutboundMessage
 from tests.telebot.dummies import DummyApi, DummyCommands, DummyCompletion, DummyOutbox
 from trivia_actors.session import (
     AnswerGiven,
+    GameOptions,
     ListChats,
     LoadPending,
     MarkSent,
@@ -59,7 +60,8 @@ def test_restart_restores_the_game_and_resends_only_unsent_calls(store, database
     player = Player(telegram_id=chat_id, name="Kim")
     outbox, api = DummyOutbox(), DummyApi(game_id)
     manager = SessionManagerActor.start(outbox=outbox, api=api, commands=DummyCommands(), store=store)
-    manager.tell(StartGame(chat_id=chat_id, player=player, category=None, question_count=2, update_id=1))
+    manager.tell(StartGame(chat_id=chat_id, player=player, update_id=1,
+                           options=GameOptions(category=None, question_count=2)))
     manager.tell(_created(game_id, chat_id))
     calls = outbox.wait_for(2)
     assert calls[1][2] == f"{tag}:q:0"
@@ -80,7 +82,8 @@ def test_restart_restores_the_game_and_resends_only_unsent_calls(store, database
     assert [c[1]["option"] for c in api2.calls if c[0] == "submit_answer"] == [2]
     assert outbox2.calls == [], "a restored session must not repeat what it already decided to send"
     # A /play update delivered again after the restart is recognised and ignored.
-    manager2.tell(StartGame(chat_id=chat_id, player=player, category=None, question_count=2, update_id=1))
+    manager2.tell(StartGame(chat_id=chat_id, player=player, update_id=1,
+                            options=GameOptions(category=None, question_count=2)))
     manager2.ask(ListChats())
     assert outbox2.calls == []
     manager2.stop()
@@ -94,7 +97,8 @@ def test_idle_sessions_are_passivated_and_woken_by_the_next_update(store, databa
     outbox, api = DummyOutbox(), DummyApi(game_id)
     manager = SessionManagerActor.start(outbox=outbox, api=api, commands=DummyCommands(), store=store,
                                         passivate_after_s=0.3)
-    manager.tell(StartGame(chat_id=chat_id, player=player, category=None, question_count=2, update_id=11))
+    manager.tell(StartGame(chat_id=chat_id, player=player, update_id=11,
+                           options=GameOptions(category=None, question_count=2)))
     manager.tell(_created(game_id, chat_id))
     outbox.wait_for(2)
     # The database is shared with other tests: look at this chat only.

@@ -34,6 +34,7 @@ from trivia_actors.session.messages import (
     AnswerGiven,
     ApiAccepted,
     ApiRefused,
+    GameOptions,
     GetState,
     HintAsked,
     Passivate,
@@ -51,7 +52,7 @@ from trivia_actors.session.messages import (
     TextGiven,
 )
 from trivia_actors.session.ports import CommandSink, GameApi, Keyboard, OpKind, OutboundOp, TelegramOutbox
-from trivia_actors.session.state import Awaiting, GameOptions, PendingCall, SessionState
+from trivia_actors.session.state import Awaiting, PendingCall, SessionState
 
 logger = logging.getLogger(__name__)
 
@@ -347,14 +348,14 @@ class GameSessionActor(pykka.ThreadingActor):
     # --- Telegram input ---------------------------------------------------------------------------
 
     def _start(self, message: StartGame) -> None:
-        state = self.state
-        state.category = message.category
-        state.mode = message.mode
-        state.question_type = message.question_type
+        state, options = self.state, message.options
+        state.category = options.category
+        state.mode = options.mode
+        state.question_type = options.question_type
         state.idle_limit = message.idle_limit
-        self._send(keys.preparing_key(message.update_id),
-                   rendering.preparing_text(topic=message.topic, category=message.category))
-        self._issue(PendingCall(kind=CallKind.CREATE, options=GameOptions.of(message),
+        self._send(keys.reply_key(keys.Reply.PREPARING, message.update_id),
+                   rendering.preparing_text(topic=options.topic, category=options.category))
+        self._issue(PendingCall(kind=CallKind.CREATE, options=options,
                                 key=keys.play_key(state.chat_id, message.update_id)))
 
     def _answer(self, player: Player, *, question_no: int, option: int | None, text: str | None, tag: str,
@@ -387,7 +388,7 @@ class GameSessionActor(pykka.ThreadingActor):
 
     def _score(self, message: ScoreAsked) -> None:
         state = self.state
-        self._send(keys.score_key(message.update_id),
+        self._send(keys.reply_key(keys.Reply.SCORE, message.update_id),
                    rendering.score_text(group=state.is_group, scoreboard=state.scoreboard, score=state.score,
                                         question_no=state.current_no, total=len(state.questions)))
 
@@ -396,7 +397,7 @@ class GameSessionActor(pykka.ThreadingActor):
         if state.game_id is None or state.phase == Phase.FINISHED:
             return
         if not self._may_steer(message.player, message.is_admin):
-            self._send(keys.stop_refused_key(message.update_id), texts.render("stop_refused"))
+            self._send(keys.reply_key(keys.Reply.STOP_REFUSED, message.update_id), texts.render("stop_refused"))
             return
         self._cancel_timer()
         self._issue(PendingCall(kind=CallKind.FINISH, game_id=state.game_id, key=keys.stop_key(state.game_id),
@@ -518,7 +519,7 @@ class GameSessionActor(pykka.ThreadingActor):
                               idle_timeouts=state.idle_timeouts, idle_limit=state.idle_limit)
         if step == NextStep.IDLE_STOP and state.game_id is not None:
             self._log("nobody answered %d questions in a row: stopping", state.idle_timeouts)
-            self._send(keys.idle_key(self._tag), texts.render("idle_stop"))
+            self._send(keys.notice_key(self._tag, keys.Notice.IDLE), texts.render("idle_stop"))
             self._issue(PendingCall(kind=CallKind.FINISH, game_id=state.game_id,
                                     key=keys.idle_stop_key(state.game_id), subject=state.player.subject))
             state.phase = Phase.JUDGING
@@ -532,7 +533,7 @@ class GameSessionActor(pykka.ThreadingActor):
         if self.state.phase == Phase.FINISHED:
             return
         if payload.summary.status == "stopped":
-            self._send(keys.stopped_key(self._tag), texts.render("stopped"))
+            self._send(keys.notice_key(self._tag, keys.Notice.STOPPED), texts.render("stopped"))
         self._show_summary(payload.summary)
 
     def _show_summary(self, summary: GameSummary) -> None:
@@ -542,7 +543,7 @@ class GameSessionActor(pykka.ThreadingActor):
         state.phase = Phase.FINISHED
         if summary.scoreboard:
             state.scoreboard = [(line.name, line.score) for line in summary.scoreboard]
-        self._send(keys.summary_key(self._tag),
+        self._send(keys.notice_key(self._tag, keys.Notice.SUMMARY),
                    rendering.summary_text(summary, group=state.is_group, scoreboard=state.scoreboard))
         self._log("game over, score %d", summary.score)
         self._end()

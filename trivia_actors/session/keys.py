@@ -3,8 +3,8 @@
 - Callback data of buttons (Telegram allows 64 bytes): ``a:<tag>:<question>:<option>`` answers a question,
   ``lb:<g|c>:<a|w>:<page>`` turns a leaderboard page.
 - Message keys, which name a message within its chat so it can be edited (and sent once): a game's messages
-  start with its tag (``<tag>:q:<n>`` a question, ``<tag>:p:<n>`` its quiz poll, ...), replies to an update
-  carry the update id (``prep:<update>``, ``cmd:<update>``, ...).
+  start with its tag (``<tag>:q:<n>`` a question, ``<tag>:p:<n>`` its quiz poll, ``<tag>:summary``, ...),
+  replies to an update carry the update id (``prep:<update>``, ``cmd:<update>``, ...).
 - Idempotency keys of API calls (``tg-play:``, ``tg-answer:``, ``tg-text:``, ``tg-hint:``, ``tg-stop:``,
   ``tg-idle:``) and of the timeout command (``timeout:``): the same decision always makes the same key, so a
   call made again can never apply twice.
@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import re
 from typing import ClassVar
@@ -131,49 +132,34 @@ def failed_key(tag: str, question_no: int, event_tag: str) -> str:
     return f"{tag}:failed:{question_no}:{event_tag}"
 
 
-def idle_key(tag: str) -> str:
-    """The notice that a game nobody answers was stopped."""
-    return f"{tag}:idle"
+class Notice(enum.StrEnum):
+    """A game's one-off messages, keyed ``<tag>:<notice>``."""
+
+    IDLE = "idle"  # a game nobody answers was stopped
+    STOPPED = "stopped"
+    SUMMARY = "summary"
 
 
-def stopped_key(tag: str) -> str:
-    """The notice that a game was stopped."""
-    return f"{tag}:stopped"
+def notice_key(tag: str, notice: Notice) -> str:
+    """A game's one-off message."""
+    return f"{tag}:{notice}"
 
 
-def summary_key(tag: str) -> str:
-    """A game's final summary."""
-    return f"{tag}:summary"
+class Reply(enum.StrEnum):
+    """Replies keyed by the update they answer, ``<reply>:<update>``: one reply per update, however often the
+    update is delivered."""
+
+    PREPARING = "prep"  # /play, while the game is created
+    SCORE = "score"  # /score
+    STOP_REFUSED = "stop-refused"  # /stop or /skip by someone who may not
+    BUSY = "busy"  # /play while a game runs
+    NO_GAME = "nogame"  # a game command with no game running
+    COMMAND = "cmd"  # a command outside a game (/start, /help, /leaderboard, ...)
 
 
-def preparing_key(update_id: int) -> str:
-    """The reply to /play while the game is being created."""
-    return f"prep:{update_id}"
-
-
-def score_key(update_id: int) -> str:
-    """The reply to /score."""
-    return f"score:{update_id}"
-
-
-def stop_refused_key(update_id: int) -> str:
-    """The reply to a /stop or /skip by someone who may not."""
-    return f"stop-refused:{update_id}"
-
-
-def busy_key(update_id: int) -> str:
-    """The reply to /play while a game runs."""
-    return f"busy:{update_id}"
-
-
-def no_game_key(update_id: int) -> str:
-    """The reply to a game command with no game running."""
-    return f"nogame:{update_id}"
-
-
-def command_key(update_id: int) -> str:
-    """The reply to a command outside a game (/start, /help, /leaderboard, ...)."""
-    return f"cmd:{update_id}"
+def reply_key(reply: Reply, update_id: int) -> str:
+    """The reply to an update."""
+    return f"{reply}:{update_id}"
 
 
 START_FAILED_KEY = "start-failed"

@@ -184,7 +184,8 @@ class SessionManagerActor(pykka.ThreadingActor):
         if not self._first_time(message.update_id):
             return
         if self._session(message.chat_id) is not None:
-            self._say(message.chat_id, keys.busy_key(message.update_id), texts.render("already_playing"))
+            self._say(message.chat_id, keys.reply_key(keys.Reply.BUSY, message.update_id),
+                      texts.render("already_playing"))
             return
         self._spawn(SessionState(chat_id=message.chat_id, player=message.player)).tell(message)
 
@@ -196,7 +197,7 @@ class SessionManagerActor(pykka.ThreadingActor):
         elif isinstance(message, StopGame | HintAsked | SkipAsked | ScoreAsked) and self._first_time(
             message.update_id
         ):
-            self._say(message.chat_id, keys.no_game_key(message.update_id), texts.render("no_game"))
+            self._say(message.chat_id, keys.reply_key(keys.Reply.NO_GAME, message.update_id), texts.render("no_game"))
 
     def _poll_answer(self, message: PollAnswered) -> None:
         target = self.polls.get(message.poll_id)

@@ -19,6 +19,11 @@ def optional_difficulty(value: str | None) -> Difficulty | None:
     return None if value is None else Difficulty(value)
 
 
+def _plain(value: str | None) -> str | None:
+    """An enum's value as a plain string, for JSON documents."""
+    return None if value is None else str(value)
+
+
 @attrs.frozen(kw_only=True)
 class Player:
     """A Telegram user as the session knows them."""
@@ -37,16 +42,12 @@ class Player:
 
 
 @attrs.frozen(kw_only=True)
-class StartGame:
-    """/play in a chat, with the chat's settings resolved."""
+class GameOptions:
+    """The options of a game asked of the API on /play."""
 
-    chat_id: int
-    player: Player
-    category: str | None
     question_count: int
-    update_id: int
+    category: str | None = None
     mode: GameMode = attrs.field(default=GameMode.SOLO, converter=GameMode)
-    question_type: QuestionType = attrs.field(default=QuestionType.BUTTONS, converter=QuestionType)
     difficulty: Difficulty | None = attrs.field(default=None, converter=optional_difficulty)
     time_limit_s: float | None = None
     answer_mode: AnswerMode = attrs.field(default=AnswerMode.FIRST, converter=AnswerMode)
@@ -55,7 +56,35 @@ class StartGame:
     difficulty_weighted: bool = True
     hint_penalty_pct: int = 25
     topic: str | None = None
-    idle_limit: int = 3
+    question_type: QuestionType = attrs.field(default=QuestionType.BUTTONS, converter=QuestionType)
+
+    def to_document(self) -> dict[str, Any]:
+        """The API's game options (unset ones left out), also as snapshotted."""
+        document = {
+            "category": self.category, "question_count": self.question_count, "mode": _plain(self.mode),
+            "difficulty": _plain(self.difficulty), "time_limit_s": self.time_limit_s,
+            "answer_mode": _plain(self.answer_mode), "streak_enabled": self.streak_enabled,
+            "speed_points": self.speed_points, "difficulty_weighted": self.difficulty_weighted,
+            "hint_penalty_pct": self.hint_penalty_pct, "topic": self.topic,
+            "question_type": _plain(self.question_type),
+        }
+        return {name: value for name, value in document.items() if value is not None}
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> GameOptions:
+        """Options from :meth:`to_document`."""
+        return cls(**document)
+
+
+@attrs.frozen(kw_only=True)
+class StartGame:
+    """/play in a chat, with the chat's settings resolved into the game's options."""
+
+    chat_id: int
+    player: Player
+    update_id: int
+    options: GameOptions
+    idle_limit: int = 3  # stop after this many questions in a row that nobody answered (0: never)
 
 
 @attrs.frozen(kw_only=True)

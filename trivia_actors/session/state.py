@@ -12,59 +12,14 @@ from typing import Any
 import attrs
 
 from schema.events import QuestionView
-from trivia_actors.rules import AnswerMode, CallKind, Difficulty, GameMode, Phase, QuestionType, Turn
-from trivia_actors.session.messages import Player, StartGame, optional_difficulty
+from trivia_actors.rules import CallKind, GameMode, Phase, QuestionType, Turn
+from trivia_actors.session.messages import GameOptions, Player
 
 SNAPSHOT_VERSION = 2
 
 
 class SnapshotError(ValueError):
     """A snapshot this code cannot read (a version it does not know)."""
-
-
-@attrs.frozen(kw_only=True)
-class GameOptions:
-    """The options of a game asked of the API on /play."""
-
-    question_count: int
-    category: str | None = None
-    mode: GameMode = attrs.field(default=GameMode.SOLO, converter=GameMode)
-    difficulty: Difficulty | None = attrs.field(default=None, converter=optional_difficulty)
-    time_limit_s: float | None = None
-    answer_mode: AnswerMode = attrs.field(default=AnswerMode.FIRST, converter=AnswerMode)
-    streak_enabled: bool = True
-    speed_points: bool = True
-    difficulty_weighted: bool = True
-    hint_penalty_pct: int = 25
-    topic: str | None = None
-    question_type: QuestionType = attrs.field(default=QuestionType.BUTTONS, converter=QuestionType)
-
-    @classmethod
-    def of(cls, message: StartGame) -> GameOptions:
-        """The options a /play asks for."""
-        return cls(question_count=message.question_count, category=message.category, mode=message.mode,
-                   difficulty=message.difficulty, time_limit_s=message.time_limit_s,
-                   answer_mode=message.answer_mode, streak_enabled=message.streak_enabled,
-                   speed_points=message.speed_points, difficulty_weighted=message.difficulty_weighted,
-                   hint_penalty_pct=message.hint_penalty_pct, topic=message.topic,
-                   question_type=message.question_type)
-
-    def to_document(self) -> dict[str, Any]:
-        """The API's game options (unset ones left out), also as snapshotted."""
-        document = {
-            "category": self.category, "question_count": self.question_count, "mode": _plain(self.mode),
-            "difficulty": _plain(self.difficulty), "time_limit_s": self.time_limit_s,
-            "answer_mode": _plain(self.answer_mode), "streak_enabled": self.streak_enabled,
-            "speed_points": self.speed_points, "difficulty_weighted": self.difficulty_weighted,
-            "hint_penalty_pct": self.hint_penalty_pct, "topic": self.topic,
-            "question_type": _plain(self.question_type),
-        }
-        return {name: value for name, value in document.items() if value is not None}
-
-    @classmethod
-    def from_document(cls, document: dict[str, Any]) -> GameOptions:
-        """Options from :meth:`to_document`."""
-        return cls(**document)
 
 
 @attrs.frozen(kw_only=True)
@@ -127,11 +82,6 @@ class Awaiting:
     def from_document(cls, document: dict[str, Any]) -> Awaiting:
         """An awaited call from :meth:`to_document`."""
         return cls(call=PendingCall.from_document(document), since=float(document["since"]))
-
-
-def _plain(value: str | None) -> str | None:
-    """An enum's value as a plain string, for JSON documents."""
-    return None if value is None else str(value)
 
 
 def _board(lines: Iterable[Sequence[Any]]) -> list[tuple[str, int]]:
