@@ -7,8 +7,9 @@ import logging
 import re
 from typing import Any, cast
 
+import attrs
 import pykka
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.ext import (
     Application,
@@ -22,14 +23,20 @@ from telegram.ext import (
 
 from gateways.telegram.reads import GameReads, ReadsUnavailable
 from schema.bank import category_titles
+from trivia_actors.rules import MAX_QUESTIONS, MIN_QUESTIONS, GameMode
 from trivia_actors.runtime import TELEGRAM_UPDATES
 from trivia_actors.session import (
+    AnswerCallback,
     AnswerGiven,
     Button,
     ChatSettings,
     Claim,
+    GameOptions,
     HintAsked,
     Keyboard,
+    LeaderboardCallback,
+    LoadChatSettings,
+    OpKind,
     OutboundOp,
     Player,
     PollAnswered,
@@ -41,14 +48,11 @@ from trivia_actors.session import (
     StopGame,
     TelegramOutbox,
     TextGiven,
+    keys,
     texts,
 )
 
 logger = logging.getLogger(__name__)
-
-CALLBACK = re.compile(r"a:([0-9a-f]{8}):(\d{1,3}):(\d)")
-LEADERBOARD_CALLBACK = re.compile(r"lb:([gc]):([aw]):(\d{1,3})")
-MAX_QUESTIONS = 20
 
 
 def parse_play_args(
@@ -59,7 +63,7 @@ def parse_play_args(
     words: list[str] = []
     for arg in args:
         if arg.isascii() and arg.isdigit():
-            count = max(1, min(int(arg), MAX_QUESTIONS))
+            count = max(MIN_QUESTIONS, min(int(arg), MAX_QUESTIONS))
         else:
             words.append(arg)
     if not words:
@@ -75,6 +79,10 @@ def parse_play_args(
 def _player(update: Update) -> Player:
     user = update.effective_user
     assert user is not None
+    return _player_of(user)
+
+
+def _player_of(user: User) -> Player:
     return Player(telegram_id=user.id, name=user.full_name or user.username or str(user.id),
                   language=(user.language_code or "en")[:2])
 
@@ -106,8 +114,9 @@ class BotHandlers:
         application.add_handler(CommandHandler("settings", self.settings))
         application.add_handler(CommandHandler("leaderboard", self.leaderboard))
         application.add_handler(CommandHandler("stats", self.stats))
-        application.add_handler(CallbackQueryHandler(self.leaderboard_page, pattern=r"^lb:"))
-        application.add_handler(CallbackQueryHandler(self.answer, pattern=r"^a:"))
+        application.add_handler(CallbackQueryHandler(self.leaderboard_page,
+                                                     pattern=f"^{re.escape(LeaderboardCallback.PREFIX)}"))
+        application.add_handler(CallbackQueryHandler(self.answer, pattern=f"^{re.escape(AnswerCallback.PREFIX)}"))
         application.add_handler(CallbackQueryHandler(self.unknown_button))
         application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.text))
         application.add_handler(PollAnswerHandler(self.poll_answer))
@@ -134,15 +143,15 @@ class BotHandlers:
         Telegram redelivers updates a crashed bot did not confirm, and a replayed command is not answered again."""
         if update.effective_chat is None or not await self._first_reply(update.update_id):
             return
-        self.outbox.deliver([OutboundOp(kind="send", chat_id=update.effective_chat.id,
-                                        key=f"cmd:{update.update_id}", text=text)])
+        self.outbox.deliver([OutboundOp(kind=OpKind.SEND, chat_id=update.effective_chat.id,
+                                        key=keys.reply_key(keys.Reply.COMMAND, update.update_id), text=text)])
 
     async def _first_reply(self, update_id: int) -> bool:
         if self.store is None:
             return True
         store = self.store
         try:
-            return bool(await asyncio.to_thread(lambda: store.ask(Claim(key=f"tg-reply:{update_id}"), timeout=10)))
+            return bool(await asyncio.to_thread(lambda: store.ask(Claim(key=keys.reply_claim(update_id)), timeout=10)))
         except Exception as exc:  # noqa: BLE001 - the store is down: answering twice beats not answering
             logger.warning("update %d: could not check for a replay (%s); answering it", update_id,
                            type(exc).__name__)
@@ -153,7 +162,7 @@ class BotHandlers:
             return self.defaults
         store = self.store
         document = cast(dict[str, Any] | None, await asyncio.to_thread(
-            lambda: store.ask(("chat_settings", chat_id), timeout=10)
+            lambda: store.ask(LoadChatSettings(chat_id=chat_id), timeout=10)
         ))
         return ChatSettings.from_dict({**self.defaults.to_dict(), **(document or {})})
 
@@ -192,15 +201,16 @@ class BotHandlers:
             await self._reply(update, texts.render("unknown_category", category=unknown))
             return
         group = chat.type in {ChatType.GROUP, ChatType.SUPERGROUP}
-        self.manager.tell(StartGame(
-            chat_id=chat.id, player=_player(update), category=category or chat_settings.category,
-            question_count=count, update_id=update.update_id, mode="group" if group else "solo",
-            difficulty=chat_settings.difficulty, time_limit_s=float(chat_settings.timer),
-            answer_mode=chat_settings.mode, streak_enabled=chat_settings.streak, idle_limit=chat_settings.idle_stop,
-            speed_points=chat_settings.speed, difficulty_weighted=chat_settings.weighted,
-            hint_penalty_pct=chat_settings.hint_penalty, topic=topic,
+        options = GameOptions(
+            category=category or chat_settings.category, question_count=count,
+            mode=GameMode.GROUP if group else GameMode.SOLO, difficulty=chat_settings.difficulty,
+            time_limit_s=float(chat_settings.timer), answer_mode=chat_settings.mode,
+            streak_enabled=chat_settings.streak, speed_points=chat_settings.speed,
+            difficulty_weighted=chat_settings.weighted, hint_penalty_pct=chat_settings.hint_penalty, topic=topic,
             question_type=chat_settings.qtype,
-        ))
+        )
+        self.manager.tell(StartGame(chat_id=chat.id, player=_player(update), update_id=update.update_id,
+                                    options=options, idle_limit=chat_settings.idle_stop))
 
     async def settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         TELEGRAM_UPDATES.labels("settings").inc()
@@ -263,12 +273,13 @@ class BotHandlers:
         query = update.callback_query
         if query is None or update.effective_chat is None:
             return
-        match = CALLBACK.fullmatch(query.data or "")
-        if match is None:
+        button = AnswerCallback.parse(query.data or "")
+        if button is None:
             await query.answer("This button is not valid any more.")
             return
-        self.manager.tell(AnswerGiven(chat_id=update.effective_chat.id, player=_player(update), game_tag=match[1],
-                                      question_no=int(match[2]), option=int(match[3]), update_id=update.update_id))
+        self.manager.tell(AnswerGiven(chat_id=update.effective_chat.id, player=_player(update),
+                                      game_tag=button.game_tag, question_no=button.question_no, option=button.option,
+                                      update_id=update.update_id))
         await query.answer()
 
     async def unknown_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -284,19 +295,20 @@ class BotHandlers:
         self.manager.tell(TextGiven(chat_id=update.effective_chat.id, player=_player(update), text=message.text,
                                     update_id=update.update_id))
 
-    async def _board(self, chat_id: int, scope_code: str, period: str, page: int) -> tuple[str, Keyboard]:
+    async def _board(self, chat_id: int, board: LeaderboardCallback) -> tuple[str, Keyboard]:
         assert self.reads is not None
-        scope = f"chat:{chat_id}" if scope_code == "c" else "global"
-        entries, more = await self.reads.leaderboard_page(scope=scope, period=period, page=page)
-        title = texts.render("leaderboard_title", where="this chat" if scope_code == "c" else "everyone",
-                             period="this week" if period == "week" else "all time", page=page)
+        scope = f"chat:{chat_id}" if board.chat_only else "global"
+        period = "week" if board.weekly else "all"
+        entries, more = await self.reads.leaderboard_page(scope=scope, period=period, page=board.page)
+        title = texts.render("leaderboard_title", where="this chat" if board.chat_only else "everyone",
+                             period="this week" if board.weekly else "all time", page=board.page)
         lines = "\n".join(texts.render("leaderboard_line", rank=e["rank"], name=e["display_name"] or "?",
                                         points=e["points"]) for e in entries) or texts.render("leaderboard_empty")
         buttons = []
-        if page > 1:
-            buttons.append(Button(text="◀ Previous", data=f"lb:{scope_code}:{period[0]}:{page - 1}"))
+        if board.page > 1:
+            buttons.append(Button(text="◀ Previous", data=attrs.evolve(board, page=board.page - 1).build()))
         if more:
-            buttons.append(Button(text="Next ▶", data=f"lb:{scope_code}:{period[0]}:{page + 1}"))
+            buttons.append(Button(text="Next ▶", data=attrs.evolve(board, page=board.page + 1).build()))
         return f"{title}\n{lines}", (tuple(buttons),) if buttons else ()
 
     async def leaderboard(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -305,26 +317,27 @@ class BotHandlers:
         if chat is None or self.reads is None:
             return
         args = [a.lower() for a in (context.args or [])]
-        period = "week" if "week" in args else "all"
-        scope_code = "g" if "global" in args or chat.type == ChatType.PRIVATE else "c"
+        board = LeaderboardCallback(chat_only=not ("global" in args or chat.type == ChatType.PRIVATE),
+                                    weekly="week" in args, page=1)
         try:
-            text, keyboard = await self._board(chat.id, scope_code, period, 1)
+            text, keyboard = await self._board(chat.id, board)
         except ReadsUnavailable as exc:
             await self._reply(update, texts.render("reads_failed", reason=str(exc)))
             return
-        self.outbox.deliver([OutboundOp(kind="send", chat_id=chat.id, key=f"cmd:{update.update_id}", text=text,
+        self.outbox.deliver([OutboundOp(kind=OpKind.SEND, chat_id=chat.id,
+                                        key=keys.reply_key(keys.Reply.COMMAND, update.update_id), text=text,
                                         keyboard=keyboard)])
 
     async def leaderboard_page(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         TELEGRAM_UPDATES.labels("leaderboard_page").inc()
         query, chat = update.callback_query, update.effective_chat
-        match = LEADERBOARD_CALLBACK.fullmatch(query.data or "") if query else None
-        if query is None or chat is None or match is None or self.reads is None:
+        board = LeaderboardCallback.parse(query.data or "") if query else None
+        if query is None or chat is None or board is None or self.reads is None:
             if query is not None:
                 await query.answer("This button is not valid any more.")
             return
         try:
-            text, keyboard = await self._board(chat.id, match[1], "week" if match[2] == "w" else "all", int(match[3]))
+            text, keyboard = await self._board(chat.id, board)
         except ReadsUnavailable as exc:
             await query.answer(str(exc)[:200])
             return
@@ -359,10 +372,8 @@ class BotHandlers:
         answer = update.poll_answer
         if answer is None or answer.user is None:
             return
-        user = answer.user
-        player = Player(telegram_id=user.id, name=user.full_name or user.username or str(user.id),
-                        language=(user.language_code or "en")[:2])
-        self.manager.tell(PollAnswered(poll_id=answer.poll_id, player=player, option_ids=tuple(answer.option_ids),
+        self.manager.tell(PollAnswered(poll_id=answer.poll_id, player=_player_of(answer.user),
+                                       option_ids=tuple(answer.option_ids),
                                        update_id=update.update_id))
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

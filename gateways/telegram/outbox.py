@@ -23,7 +23,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from gateways.bridge import LoopBridge
 from trivia_actors.runtime import TELEGRAM_SENT
-from trivia_actors.session import Keyboard, OutboundOp
+from trivia_actors.session import Keyboard, OpKind, OutboundOp
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class _ChatLane:
     def ready_at(self, limits: FloodLimits, now: float) -> float:
         """When the op at the head of this lane may go."""
         at = max(now, self.not_before)
-        if self.ops and self.ops[0].kind == "edit":
+        if self.ops and self.ops[0].kind == OpKind.EDIT:
             return max(at, _window_ready_at(self.edits, limits.chat_edits, limits.chat_edit_window_s, now))
         at = max(at, _window_ready_at(self.sends, limits.chat_messages, limits.chat_window_s, now))
         if self.is_group:
@@ -97,7 +97,7 @@ class _ChatLane:
     def spend(self, op: OutboundOp, now: float) -> None:
         """Account one completed call (at the time its answer came back)."""
         self.touched = now
-        if op.kind == "edit":
+        if op.kind == OpKind.EDIT:
             self.edits.append(now)
             return
         self.sends.append(now)
@@ -237,12 +237,12 @@ class TelegramOutbox:
     async def _call(self, op: OutboundOp) -> tuple[int | None, str | None]:
         markup = _markup(op.keyboard)
         message_id = self.message_ids.get((op.chat_id, op.key))
-        if op.kind == "edit" and message_id is not None:
+        if op.kind == OpKind.EDIT and message_id is not None:
             await self.bot.edit_message_text(
                 op.text, chat_id=op.chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=markup
             )
             return None, None
-        if op.kind == "poll":
+        if op.kind == OpKind.POLL:
             sent = await self.bot.send_poll(
                 op.chat_id, op.text[:300], [option[:100] for option in op.options], is_anonymous=False,
                 type=Poll.QUIZ, correct_option_id=op.correct_option, open_period=op.open_period,  # type: ignore[arg-type]

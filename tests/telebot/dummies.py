@@ -71,3 +71,37 @@ class DummyCompletion:
 
     def fail(self, reason: str, *, retryable: bool = True) -> None:
         raise AssertionError(f"completion failed: {reason}")
+
+
+class RecordingCompletion:
+    """Records how a result event was settled: ("done",) or ("fail", reason, retryable)."""
+
+    def __init__(self) -> None:
+        self.settled: list[tuple] = []
+        self.event = threading.Event()
+
+    def done(self) -> None:
+        self.settled.append(("done",))
+        self.event.set()
+
+    def fail(self, reason: str, *, retryable: bool = True) -> None:
+        self.settled.append(("fail", reason, retryable))
+        self.event.set()
+
+    def wait(self, timeout: float = 5.0) -> list[tuple]:
+        if not self.event.wait(timeout):
+            raise AssertionError("the result event was never settled")
+        return self.settled
+
+
+class RaisingStore(pykka.ThreadingActor):
+    """A session store whose saves raise ``error`` (as the real store raises a database error to an ask)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
+        self.saves = 0
+
+    def on_receive(self, message: Any) -> Any:
+        self.saves += 1
+        raise self.error

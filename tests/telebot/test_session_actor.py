@@ -10,7 +10,9 @@ from schema import events as ev
 from tests.telebot.dummies import DummyApi, DummyCommands, DummyCompletion, DummyOutbox
 from trivia_actors.session import (
     AnswerGiven,
+    GameOptions,
     GameSessionActor,
+    GetState,
     Player,
     ResultArrived,
     SessionState,
@@ -52,7 +54,8 @@ def session():
 
 def test_a_two_question_game_as_the_player_sees_it(session):
     ref, outbox, api, _commands = session
-    ref.tell(StartGame(chat_id=42, player=PLAYER, category="science", question_count=2, update_id=7))
+    ref.tell(StartGame(chat_id=42, player=PLAYER, update_id=7,
+                       options=GameOptions(category="science", question_count=2)))
     outbox.wait_for(1)
     assert outbox.calls[0][3] == "🎲 Preparing your game (science)…"
     assert api.calls[0][1]["idempotency_key"] == "tg-play:42:7"
@@ -64,7 +67,7 @@ def test_a_two_question_game_as_the_player_sees_it(session):
     assert [row[0].data for row in keyboard] == [f"a:{TAG}:0:{i}" for i in range(4)]
     ref.tell(AnswerGiven(chat_id=42, player=PLAYER, game_tag=TAG, question_no=0, option=1, update_id=8))
     ref.tell(AnswerGiven(chat_id=42, player=PLAYER, game_tag=TAG, question_no=0, option=2, update_id=9))  # double tap
-    ref.ask("state", timeout=2)
+    ref.ask(GetState(), timeout=2)
     answers = [c for c in api.calls if c[0] == "submit_answer"]
     assert len(answers) == 1, "a second tap on the same question must not submit again"
     assert answers[0][1]["option"] == 1
@@ -80,12 +83,12 @@ def test_a_two_question_game_as_the_player_sees_it(session):
     calls = outbox.wait_for(6)
     assert "Correct!" in calls[4][3] and "+950" in calls[4][3]
     assert "Game over" in calls[5][3] and "<b>950</b>" in calls[5][3] and "Correct: 1/2" in calls[5][3]
-    assert ref.ask("state", timeout=2).phase == "finished"
+    assert ref.ask(GetState(), timeout=2).phase == "finished"
 
 
 def test_stale_buttons_and_other_players_are_ignored(session):
     ref, outbox, api, _ = session
-    ref.tell(StartGame(chat_id=42, player=PLAYER, category=None, question_count=1, update_id=1))
+    ref.tell(StartGame(chat_id=42, player=PLAYER, update_id=1, options=GameOptions(category=None, question_count=1)))
     ref.tell(_result(ev.GameCreated(question_count=1, time_limit_s=30, questions=_questions(1))))
     outbox.wait_for(2)
     ref.tell(AnswerGiven(chat_id=42, player=PLAYER, game_tag="deadbeef", question_no=0, option=0, update_id=2))
@@ -93,27 +96,27 @@ def test_stale_buttons_and_other_players_are_ignored(session):
     stranger = Player(telegram_id=99, name="Eve")
     ref.tell(AnswerGiven(chat_id=42, player=stranger, game_tag=TAG, question_no=0, option=0, update_id=4))
     ref.tell(TextGiven(chat_id=42, player=stranger, text="A0", update_id=5))
-    ref.ask("state", timeout=2)
+    ref.ask(GetState(), timeout=2)
     assert [c for c in api.calls if c[0] == "submit_answer"] == []
 
 
 def test_a_replayed_result_event_is_rendered_once(session):
     ref, outbox, _api, _ = session
-    ref.tell(StartGame(chat_id=42, player=PLAYER, category=None, question_count=1, update_id=1))
+    ref.tell(StartGame(chat_id=42, player=PLAYER, update_id=1, options=GameOptions(category=None, question_count=1)))
     created = _result(ev.GameCreated(question_count=1, time_limit_s=30, questions=_questions(1)))
     ref.tell(created)
     ref.tell(created)
-    ref.ask("state", timeout=2)
+    ref.ask(GetState(), timeout=2)
     assert len([c for c in outbox.calls if c[2].endswith(":q:0")]) == 1
 
 
 def test_typed_answer_is_submitted_as_text(session):
     ref, outbox, api, _ = session
-    ref.tell(StartGame(chat_id=42, player=PLAYER, category=None, question_count=1, update_id=1))
+    ref.tell(StartGame(chat_id=42, player=PLAYER, update_id=1, options=GameOptions(category=None, question_count=1)))
     ref.tell(_result(ev.GameCreated(question_count=1, time_limit_s=30, questions=_questions(1))))
     outbox.wait_for(2)
     ref.tell(TextGiven(chat_id=42, player=PLAYER, text="a zero", update_id=5))
-    ref.ask("state", timeout=2)
+    ref.ask(GetState(), timeout=2)
     submitted = [c[1] for c in api.calls if c[0] == "submit_answer"]
     assert submitted == [{"game_id": GAME_ID, "subject": "tg:42", "name": "Ann <b>", "question_no": 0,
                           "option": None, "text": "a zero", "idempotency_key": "tg-text:42:5"}]
@@ -121,7 +124,7 @@ def test_typed_answer_is_submitted_as_text(session):
 
 def test_the_question_timer_reports_a_timeout_once(session):
     ref, outbox, _api, commands = session
-    ref.tell(StartGame(chat_id=42, player=PLAYER, category=None, question_count=2, update_id=1))
+    ref.tell(StartGame(chat_id=42, player=PLAYER, update_id=1, options=GameOptions(category=None, question_count=2)))
     ref.tell(_result(ev.GameCreated(question_count=2, time_limit_s=0.2, questions=_questions(2))))
     deadline = time.monotonic() + 5
     while not commands.timeouts and time.monotonic() < deadline:
@@ -157,7 +160,7 @@ def test_a_restored_session_past_its_deadline_times_out_at_once():
     ref = GameSessionActor.start(state, outbox=DummyOutbox(), api=DummyApi(GAME_ID), manager=None,
                                  commands=commands, restored=True, clock=lambda: now[0])
     try:
-        ref.ask("state", timeout=2)
+        ref.ask(GetState(), timeout=2)
         deadline = time.monotonic() + 2
         while not commands.timeouts and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -170,7 +173,7 @@ def test_an_answer_judged_by_ai_shows_why(session):
     import attrs
 
     ref, outbox, _api, _ = session
-    ref.tell(StartGame(chat_id=42, player=PLAYER, category=None, question_count=1, update_id=1))
+    ref.tell(StartGame(chat_id=42, player=PLAYER, update_id=1, options=GameOptions(category=None, question_count=1)))
     ref.tell(_result(ev.GameCreated(question_count=1, time_limit_s=30, questions=_questions(1))))
     outbox.wait_for(2)
     judged = attrs.evolve(_evaluated(0, "correct", 900, 900, None), judged_by="deepseek",
@@ -189,7 +192,8 @@ def test_a_lost_result_is_asked_for_again_with_the_same_key(session, monkeypatch
 
     monkeypatch.setattr(session_module, "RESULT_WATCHDOG_S", 0.3)
     ref, outbox, api, _ = session
-    ref.tell(StartGame(chat_id=42, player=PLAYER, category="science", question_count=2, update_id=7))
+    ref.tell(StartGame(chat_id=42, player=PLAYER, update_id=7,
+                       options=GameOptions(category="science", question_count=2)))
     deadline = time.monotonic() + 5
     while sum(c[0] == "create_game" for c in api.calls) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -209,7 +213,7 @@ def test_a_lost_result_is_asked_for_again_with_the_same_key(session, monkeypatch
     settled = len(api.calls)
     time.sleep(1.0)
     assert len(api.calls) == settled, "once the result came, nothing is asked again"
-    assert ref.ask("state", timeout=2).phase == "asking"
+    assert ref.ask(GetState(), timeout=2).phase == "asking"
 
 
 def test_a_lost_timeout_result_sends_the_timeout_again(session, monkeypatch):
@@ -219,7 +223,7 @@ def test_a_lost_timeout_result_sends_the_timeout_again(session, monkeypatch):
 
     monkeypatch.setattr(session_module, "RESULT_WATCHDOG_S", 0.3)
     ref, outbox, _api, commands = session
-    ref.tell(StartGame(chat_id=42, player=PLAYER, category=None, question_count=2, update_id=1))
+    ref.tell(StartGame(chat_id=42, player=PLAYER, update_id=1, options=GameOptions(category=None, question_count=2)))
     ref.tell(_result(ev.GameCreated(question_count=2, time_limit_s=0.2, questions=_questions(2))))
     deadline = time.monotonic() + 5
     while len(commands.timeouts) < 2 and time.monotonic() < deadline:

@@ -13,9 +13,13 @@ from schema.telebot_models import ChatSession, OutboundMessage
 from tests.telebot.dummies import DummyApi, DummyCommands, DummyCompletion, DummyOutbox
 from trivia_actors.session import (
     AnswerGiven,
+    GameOptions,
+    ListChats,
+    LoadPending,
     MarkSent,
     Player,
     ResultArrived,
+    SessionKind,
     SessionManagerActor,
     SessionStoreActor,
     StartGame,
@@ -56,7 +60,8 @@ def test_restart_restores_the_game_and_resends_only_unsent_calls(store, database
     player = Player(telegram_id=chat_id, name="Kim")
     outbox, api = DummyOutbox(), DummyApi(game_id)
     manager = SessionManagerActor.start(outbox=outbox, api=api, commands=DummyCommands(), store=store)
-    manager.tell(StartGame(chat_id=chat_id, player=player, category=None, question_count=2, update_id=1))
+    manager.tell(StartGame(chat_id=chat_id, player=player, update_id=1,
+                           options=GameOptions(category=None, question_count=2)))
     manager.tell(_created(game_id, chat_id))
     calls = outbox.wait_for(2)
     assert calls[1][2] == f"{tag}:q:0"
@@ -67,18 +72,19 @@ def test_restart_restores_the_game_and_resends_only_unsent_calls(store, database
     store.ask(MarkSent(ledger_id=ledger[0].id, message_id=501))
     manager.stop()
 
-    pending = store.ask("load_pending")
+    pending = store.ask(LoadPending())
     assert [(op.chat_id, op.key) for op in pending if op.chat_id == chat_id] == [(chat_id, f"{tag}:q:0")]
     outbox2, api2 = DummyOutbox(), DummyApi(game_id)
     manager2 = SessionManagerActor.start(outbox=outbox2, api=api2, commands=DummyCommands(), store=store)
-    assert chat_id in manager2.ask("chats")
+    assert chat_id in manager2.ask(ListChats())
     manager2.tell(AnswerGiven(chat_id=chat_id, player=player, game_tag=tag, question_no=0, option=2, update_id=3))
     _wait(lambda: any(c[0] == "submit_answer" for c in api2.calls))
     assert [c[1]["option"] for c in api2.calls if c[0] == "submit_answer"] == [2]
     assert outbox2.calls == [], "a restored session must not repeat what it already decided to send"
     # A /play update delivered again after the restart is recognised and ignored.
-    manager2.tell(StartGame(chat_id=chat_id, player=player, category=None, question_count=2, update_id=1))
-    manager2.ask("chats")
+    manager2.tell(StartGame(chat_id=chat_id, player=player, update_id=1,
+                            options=GameOptions(category=None, question_count=2)))
+    manager2.ask(ListChats())
     assert outbox2.calls == []
     manager2.stop()
 
@@ -91,24 +97,25 @@ def test_idle_sessions_are_passivated_and_woken_by_the_next_update(store, databa
     outbox, api = DummyOutbox(), DummyApi(game_id)
     manager = SessionManagerActor.start(outbox=outbox, api=api, commands=DummyCommands(), store=store,
                                         passivate_after_s=0.3)
-    manager.tell(StartGame(chat_id=chat_id, player=player, category=None, question_count=2, update_id=11))
+    manager.tell(StartGame(chat_id=chat_id, player=player, update_id=11,
+                           options=GameOptions(category=None, question_count=2)))
     manager.tell(_created(game_id, chat_id))
     outbox.wait_for(2)
     # The database is shared with other tests: look at this chat only.
-    _wait(lambda: chat_id in manager.ask("passive_chats"))
-    assert chat_id not in manager.ask("chats")
+    _wait(lambda: chat_id in manager.ask(ListChats(kind=SessionKind.PASSIVE)))
+    assert chat_id not in manager.ask(ListChats())
     with database.connection_context():
         assert ChatSession.get_by_id(chat_id).phase == "asking"
     manager.tell(AnswerGiven(chat_id=chat_id, player=player, game_tag=tag, question_no=0, option=1, update_id=12))
     _wait(lambda: any(c[0] == "submit_answer" for c in api.calls))
-    assert chat_id not in manager.ask("passive_chats")
-    assert chat_id in manager.ask("chats")
+    assert chat_id not in manager.ask(ListChats(kind=SessionKind.PASSIVE))
+    assert chat_id in manager.ask(ListChats())
     manager.stop()
 
 
 def test_the_ledger_forgets_old_sent_calls_and_claims_but_never_a_pending_call(store, database):
     from schema.models import ProcessedMessage, utcnow
-    from trivia_actors.session.store import Claim, PurgeLedger
+    from trivia_actors.session import Claim, PurgeLedger
 
     old, fresh = utcnow() - dt.timedelta(days=8), utcnow() - dt.timedelta(days=6)
     tag = uuid.uuid4().hex[:8]
@@ -137,7 +144,7 @@ def test_a_database_outage_never_stops_the_store() -> None:
     import peewee as pw
 
     from schema.db import make_database
-    from trivia_actors.session.store import PurgeLedger, SaveSession
+    from trivia_actors.session import PurgeLedger, SaveSession
 
     unreachable = make_database("postgresql://postgres@127.0.0.1:1/nowhere")
     ref = SessionStoreActor.start(unreachable)
@@ -149,3 +156,17 @@ def test_a_database_outage_never_stops_the_store() -> None:
         assert ref.is_alive(), "the store died on a database outage"
     finally:
         ref.stop()
+
+
+def test_a_bug_in_a_told_message_never_stops_the_store(store, caplog) -> None:
+    """A told message that fails for a reason other than the database (here a ledger id that is no number) is
+    logged with its traceback; the store carries on with the next message."""
+    import logging
+
+    from trivia_actors.session import Claim
+
+    with caplog.at_level(logging.ERROR, logger="trivia_actors.session.store"):
+        store.tell(MarkSent(ledger_id="not-a-number", message_id=10))  # type: ignore[arg-type]
+        assert store.ask(Claim(key=f"bug-{uuid.uuid4().hex}"), timeout=10) is True
+    assert any(r.exc_info for r in caplog.records), "the failure must be logged with its traceback"
+    assert store.is_alive()

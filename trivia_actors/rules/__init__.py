@@ -17,7 +17,9 @@ from schema.vocabulary import (
     QuestionType,
     RequestState,
 )
+from trivia_actors.rules import flow
 from trivia_actors.rules.evaluation import Evaluation, QuestionRecord, evaluate
+from trivia_actors.rules.flow import AnswerCheck, CallKind, NextStep, Phase, Turn
 from trivia_actors.rules.judge import Judgement, Verdict, judge, normalise, words_to_number
 from trivia_actors.rules.scoring import ScoringRules, score_answer, speed_fraction
 
@@ -32,17 +34,23 @@ __all__ = [
     "MIN_TIME_LIMIT_S",
     "QUESTION_TYPES",
     "SETTLED",
+    "AnswerCheck",
     "AnswerMode",
+    "CallKind",
     "Difficulty",
     "Evaluation",
     "GameMode",
     "Judgement",
+    "NextStep",
+    "Phase",
     "QuestionRecord",
     "QuestionType",
     "RequestState",
     "ScoringRules",
+    "Turn",
     "Verdict",
     "evaluate",
+    "flow",
     "judge",
     "normalise",
     "score_answer",

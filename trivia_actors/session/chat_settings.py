@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 import attrs
 
-DIFFICULTIES = ("easy", "medium", "hard")
-ANSWER_MODES = ("first", "all")
-QUESTION_TYPES = ("buttons", "text", "truefalse", "poll")
+from trivia_actors.rules import (
+    ANSWER_MODES,
+    DIFFICULTIES,
+    MAX_QUESTIONS,
+    MIN_QUESTIONS,
+    QUESTION_TYPES,
+    AnswerMode,
+    Difficulty,
+    QuestionType,
+)
+from trivia_actors.session.messages import optional_difficulty
 
 
 class SettingError(ValueError):
@@ -21,19 +30,20 @@ class ChatSettings:
 
     questions: int = 5
     timer: int = 30
-    mode: str = "first"  # group games: the first correct answer wins, or "all" correct answers score
+    mode: AnswerMode = attrs.field(default=AnswerMode.FIRST, converter=AnswerMode)  # group games
     streak: bool = True
     category: str | None = None
-    difficulty: str | None = None
+    difficulty: Difficulty | None = attrs.field(default=None, converter=optional_difficulty)
     idle_stop: int = 3  # stop after this many questions in a row that nobody answered (0: never)
     speed: bool = True  # speed points (Kahoot-style) or full marks for any correct answer in time
     weighted: bool = True  # harder questions worth more
     hint_penalty: int = 25  # percent of a question's points lost per hint
-    qtype: str = "buttons"  # buttons, text (typed answers), truefalse (statements) or poll (native quiz polls)
+    qtype: QuestionType = attrs.field(default=QuestionType.BUTTONS, converter=QuestionType)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready document."""
-        return attrs.asdict(self)
+        """A JSON-ready document (the enums as their plain values)."""
+        return attrs.asdict(self, value_serializer=lambda _owner, _field, value: (
+            value.value if isinstance(value, enum.Enum) else value))
 
     @classmethod
     def from_dict(cls, document: dict[str, Any] | None) -> ChatSettings:
@@ -45,7 +55,8 @@ class ChatSettings:
         """A copy with ``name`` set from the text ``value``, or :class:`SettingError`."""
         raw = value.strip().lower()
         if name in {"questions", "timer", "idle_stop", "hint_penalty"}:
-            bounds = {"questions": (1, 20), "timer": (10, 120), "idle_stop": (0, 10), "hint_penalty": (0, 100)}[name]
+            bounds = {"questions": (MIN_QUESTIONS, MAX_QUESTIONS), "timer": (10, 120), "idle_stop": (0, 10),
+                      "hint_penalty": (0, 100)}[name]
             if not (raw.isascii() and raw.isdigit()) or not bounds[0] <= int(raw) <= bounds[1]:
                 raise SettingError(f"{name} must be a whole number from {bounds[0]} to {bounds[1]}")
             changes: dict[str, Any] = {name: int(raw)}
@@ -53,11 +64,11 @@ class ChatSettings:
         if name == "mode":
             if raw not in ANSWER_MODES:
                 raise SettingError("mode must be 'first' (first correct answer wins) or 'all'")
-            return attrs.evolve(self, mode=raw)
+            return attrs.evolve(self, mode=AnswerMode(raw))
         if name in {"qtype", "type"}:
             if raw not in QUESTION_TYPES:
                 raise SettingError("type must be buttons, text, truefalse or poll")
-            return attrs.evolve(self, qtype=raw)
+            return attrs.evolve(self, qtype=QuestionType(raw))
         if name in {"streak", "speed", "weighted"}:
             if raw not in {"on", "off"}:
                 raise SettingError(f"{name} must be 'on' or 'off'")
@@ -66,7 +77,7 @@ class ChatSettings:
         if name == "difficulty":
             if raw not in {*DIFFICULTIES, "any"}:
                 raise SettingError("difficulty must be easy, medium, hard or any")
-            return attrs.evolve(self, difficulty=None if raw == "any" else raw)
+            return attrs.evolve(self, difficulty=None if raw == "any" else Difficulty(raw))
         if name == "category":
             if raw == "any":
                 return attrs.evolve(self, category=None)

@@ -1,11 +1,27 @@
-"""Messages of the telebot's actors: Telegram input routed to sessions, and results from the worker."""
+"""Every message of the telebot's actors: Telegram input routed to sessions, replies of the API, results from the
+worker, the sessions' own timers, and the queries and commands of the manager and the store."""
 
 from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
 
 import attrs
 
 from schema.events import Envelope
-from trivia_actors.kafka import Completion
+from trivia_actors.rules import AnswerMode, Difficulty, GameMode, Phase, QuestionType
+from trivia_actors.session.ports import OutboundOp, ResultCompletion
+
+
+def optional_difficulty(value: str | None) -> Difficulty | None:
+    """A difficulty from its name; None means any."""
+    return None if value is None else Difficulty(value)
+
+
+def _plain(value: str | None) -> str | None:
+    """An enum's value as a plain string, for JSON documents."""
+    return None if value is None else str(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -22,26 +38,53 @@ class Player:
         return f"tg:{self.telegram_id}"
 
 
-@attrs.frozen(kw_only=True)
-class StartGame:
-    """/play in a chat, with the chat's settings resolved."""
+# --- Telegram input, routed by the manager to the chat's session ------------------------------------------
 
-    chat_id: int
-    player: Player
-    category: str | None
+
+@attrs.frozen(kw_only=True)
+class GameOptions:
+    """The options of a game asked of the API on /play."""
+
     question_count: int
-    update_id: int
-    mode: str = "solo"
-    question_type: str = "buttons"
-    difficulty: str | None = None
+    category: str | None = None
+    mode: GameMode = attrs.field(default=GameMode.SOLO, converter=GameMode)
+    difficulty: Difficulty | None = attrs.field(default=None, converter=optional_difficulty)
     time_limit_s: float | None = None
-    answer_mode: str = "first"
+    answer_mode: AnswerMode = attrs.field(default=AnswerMode.FIRST, converter=AnswerMode)
     streak_enabled: bool = True
     speed_points: bool = True
     difficulty_weighted: bool = True
     hint_penalty_pct: int = 25
     topic: str | None = None
-    idle_limit: int = 3
+    question_type: QuestionType = attrs.field(default=QuestionType.BUTTONS, converter=QuestionType)
+
+    def to_document(self) -> dict[str, Any]:
+        """The API's game options (unset ones left out), also as snapshotted."""
+        document = {
+            "category": self.category, "question_count": self.question_count, "mode": _plain(self.mode),
+            "difficulty": _plain(self.difficulty), "time_limit_s": self.time_limit_s,
+            "answer_mode": _plain(self.answer_mode), "streak_enabled": self.streak_enabled,
+            "speed_points": self.speed_points, "difficulty_weighted": self.difficulty_weighted,
+            "hint_penalty_pct": self.hint_penalty_pct, "topic": self.topic,
+            "question_type": _plain(self.question_type),
+        }
+        return {name: value for name, value in document.items() if value is not None}
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> GameOptions:
+        """Options from :meth:`to_document`."""
+        return cls(**document)
+
+
+@attrs.frozen(kw_only=True)
+class StartGame:
+    """/play in a chat, with the chat's settings resolved into the game's options."""
+
+    chat_id: int
+    player: Player
+    update_id: int
+    options: GameOptions
+    idle_limit: int = 3  # stop after this many questions in a row that nobody answered (0: never)
 
 
 @attrs.frozen(kw_only=True)
@@ -70,6 +113,16 @@ class ScoreAsked:
     chat_id: int
     player: Player
     update_id: int
+
+
+@attrs.frozen(kw_only=True)
+class StopGame:
+    """/stop in a chat (in groups: the starter or a chat admin)."""
+
+    chat_id: int
+    player: Player
+    update_id: int
+    is_admin: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -113,6 +166,41 @@ class PollAnswered:
     update_id: int
 
 
+# --- the API's replies and the worker's results -------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ApiAccepted:
+    """The API accepted a command (202); ``kind`` is the command's event type (``schema.events``)."""
+
+    kind: str
+    request_id: str
+    game_id: str
+    key: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ApiRefused:
+    """The API refused a command or stayed unreachable after retries."""
+
+    kind: str
+    status: int
+    code: str
+    message: str
+    key: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ResultArrived:
+    """A result event from ``trivia.results``; ``completion`` is settled once it has been handled."""
+
+    event: Envelope
+    completion: ResultCompletion
+
+
+# --- a session's own timers and its end ----------------------------------------------------------------------
+
+
 @attrs.frozen(kw_only=True)
 class QuestionTimedOut:
     """The session's own timer for question ``question_no`` of ``game_id`` ran out (stale ones are ignored)."""
@@ -129,26 +217,144 @@ class ResultOverdue:
 
 
 @attrs.frozen(kw_only=True)
-class StopGame:
-    """/stop in a chat (in groups: the starter or a chat admin)."""
-
-    chat_id: int
-    player: Player
-    update_id: int
-    is_admin: bool = False
-
-
-@attrs.frozen(kw_only=True)
-class ResultArrived:
-    """A result event from ``trivia.results``; ``completion`` is settled once it has been handled."""
-
-    event: Envelope
-    completion: Completion
-
-
-@attrs.frozen(kw_only=True)
 class SessionEnded:
     """A session finished its game and may be stopped."""
 
     chat_id: int
     game_id: str | None
+
+
+# --- asked of a session by its manager -----------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class GetState:
+    """The reply is a copy of the session's :class:`~trivia_actors.session.state.SessionState`."""
+
+
+@attrs.frozen(kw_only=True)
+class Passivate:
+    """May the session sleep? The reply is :class:`Passivated` (its timer cancelled), or None while it is busy:
+    its snapshot is not saved yet, or an API call is in flight."""
+
+
+@attrs.frozen(kw_only=True)
+class Passivated:
+    """The reply to :class:`Passivate`: the session may be stopped; wake it at ``wake_at`` (None: on new input)."""
+
+    wake_at: float | None
+
+
+# --- the manager -------------------------------------------------------------------------------------------
+
+
+class SessionKind(enum.StrEnum):
+    """A chat's session is live (an actor runs it) or passive (stopped, its snapshot kept)."""
+
+    LIVE = "live"
+    PASSIVE = "passive"
+
+
+@attrs.frozen(kw_only=True)
+class ListChats:
+    """The reply is the sorted ids of the chats whose session is ``kind``."""
+
+    kind: SessionKind = SessionKind.LIVE
+
+
+@attrs.frozen(kw_only=True)
+class Tick:
+    """Time to passivate idle sessions and wake the passive ones whose timer is due (the manager's own timer)."""
+
+
+# --- the store: commands -------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class SaveSession:
+    """Persist a session's snapshot with the ops it produced; the reply is the ops actually new."""
+
+    chat_id: int
+    game_id: str | None
+    phase: Phase = attrs.field(converter=Phase)
+    snapshot: dict[str, Any]
+    ops: tuple[OutboundOp, ...]
+
+
+@attrs.frozen(kw_only=True)
+class MarkSent:
+    """Telegram accepted ledger op ``ledger_id`` (a send returns the message id)."""
+
+    ledger_id: int
+    message_id: int | None
+    poll_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SaveChatSettings:
+    """Store a chat's settings document."""
+
+    chat_id: int
+    settings: dict[str, Any]
+
+
+@attrs.frozen(kw_only=True)
+class Claim:
+    """Claim a processed-message key (a Telegram update id); the reply is True only the first time."""
+
+    key: str
+
+
+@attrs.frozen(kw_only=True)
+class PurgeLedger:
+    """Forget what is older than ``older_than``: calls Telegram accepted, and claimed update and event ids.
+
+    Pending calls are never purged. Telegram keeps an unconfirmed update for 24 hours and our topics keep
+    events for days, so a week-old claim can no longer meet its update or event again. The reply is the
+    number of rows deleted; at most ``batch`` of each kind go per message, so the ledger is never locked long.
+    """
+
+    older_than: dt.timedelta
+    batch: int = 5000
+
+
+# --- the store: queries --------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class LoadSessions:
+    """The reply is the snapshot of every unfinished session, by chat id."""
+
+
+@attrs.frozen(kw_only=True)
+class LoadSession:
+    """The reply is the snapshot of the chat's session, or None when it has none or its game is over."""
+
+    chat_id: int
+
+
+@attrs.frozen(kw_only=True)
+class LoadPending:
+    """The reply is every op decided but not yet confirmed sent, in the order decided."""
+
+
+@attrs.frozen(kw_only=True)
+class LoadMessageIds:
+    """The reply maps (chat, message key) to Telegram's message id, for the messages sent in these chats."""
+
+    chat_ids: tuple[int, ...]
+
+
+@attrs.frozen(kw_only=True)
+class LoadPolls:
+    """The reply maps poll id to (chat, message key) for the polls sent in these chats: poll answers carry no
+    chat."""
+
+    chat_ids: tuple[int, ...]
+
+
+@attrs.frozen(kw_only=True)
+class LoadChatSettings:
+    """The reply is the chat's settings document, or None."""
+
+    chat_id: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -20,6 +21,14 @@ class Button:
 Keyboard = tuple[tuple[Button, ...], ...]
 
 
+class OpKind(enum.StrEnum):
+    """What a Telegram call does."""
+
+    SEND = "send"
+    EDIT = "edit"
+    POLL = "poll"  # a native quiz poll
+
+
 @attrs.frozen(kw_only=True)
 class OutboundOp:
     """One Telegram call: send a message, or edit the message sent earlier under the same ``key``.
@@ -28,7 +37,7 @@ class OutboundOp:
     ``ledger_id`` is the op's row in the durable outbound ledger (None when there is no ledger).
     """
 
-    kind: str  # send | edit | poll
+    kind: OpKind = attrs.field(converter=OpKind)
     chat_id: int
     key: str
     text: str
@@ -45,25 +54,12 @@ class TelegramOutbox(Protocol):
     def deliver(self, ops: Sequence[OutboundOp]) -> None: ...
 
 
-@attrs.frozen(kw_only=True)
-class ApiAccepted:
-    """The API accepted a command (202)."""
+class ResultCompletion(Protocol):
+    """How the session reports that it has handled a result event (the Kafka bridge's completion fits)."""
 
-    kind: str
-    request_id: str
-    game_id: str
-    key: str = ""
+    def done(self) -> None: ...
 
-
-@attrs.frozen(kw_only=True)
-class ApiRefused:
-    """The API refused a command or stayed unreachable after retries."""
-
-    kind: str
-    status: int
-    code: str
-    message: str
-    key: str = ""
+    def fail(self, reason: str, *, retryable: bool = True) -> None: ...
 
 
 class CommandSink(Protocol):
@@ -73,7 +69,8 @@ class CommandSink(Protocol):
 
 
 class GameApi(Protocol):
-    """Commands to the HTTP API on a player's behalf; the reply (ApiAccepted/ApiRefused) is told to ``reply_to``."""
+    """Commands to the HTTP API on a player's behalf; the reply (``messages.ApiAccepted`` or ``ApiRefused``) is
+    told to ``reply_to``."""
 
     def create_game(self, *, chat_id: int, subject: str, name: str, telegram_id: int, options: dict[str, Any],
                     idempotency_key: str, reply_to: pykka.ActorRef[Any]) -> None: ...

@@ -6,8 +6,6 @@ crash a restored session never re-sends what it had sent, and never forgets what
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -18,18 +16,25 @@ import peewee as pw
 from schema.models import ProcessedMessage, utcnow
 from schema.telebot_models import ChatSession, OutboundMessage
 from schema.telebot_models import ChatSettings as ChatSettingsRow
+from trivia_actors.rules import Phase
 from trivia_actors.runtime import TRANSIENT_DB_ERRORS, DatabaseActor
-from trivia_actors.session.ports import Button, OutboundOp
+from trivia_actors.session.keys import ledger_key
+from trivia_actors.session.messages import (
+    Claim,
+    LoadChatSettings,
+    LoadMessageIds,
+    LoadPending,
+    LoadPolls,
+    LoadSession,
+    LoadSessions,
+    MarkSent,
+    PurgeLedger,
+    SaveChatSettings,
+    SaveSession,
+)
+from trivia_actors.session.ports import Button, OpKind, OutboundOp
 
 logger = logging.getLogger(__name__)
-
-
-def _dedupe_key(op: OutboundOp) -> str:
-    if op.kind in {"send", "poll"}:
-        return f"{op.chat_id}:{op.kind}:{op.key}"
-    # An edit is identified by its content: the same edit decided twice is made once.
-    digest = hashlib.sha256(f"{op.text}\x1f{op.keyboard!r}".encode()).hexdigest()[:24]
-    return f"{op.chat_id}:edit:{op.key}:{digest}"[:300]
 
 
 def _keyboard_json(op: OutboundOp) -> list[list[dict[str, str]]]:
@@ -45,60 +50,12 @@ def _op_from_row(row: OutboundMessage) -> OutboundOp:
 
 
 def _extra(op: OutboundOp) -> dict[str, Any] | None:
-    if op.kind != "poll":
+    if op.kind != OpKind.POLL:
         return None
     return {"options": list(op.options), "correct_option": op.correct_option, "open_period": op.open_period}
 
 
-@attrs.frozen(kw_only=True)
-class SaveSession:
-    """Persist a session's snapshot with the ops it produced; the reply is the ops actually new."""
-
-    chat_id: int
-    game_id: str | None
-    phase: str
-    snapshot: dict[str, Any]
-    ops: tuple[OutboundOp, ...]
-
-
-@attrs.frozen(kw_only=True)
-class MarkSent:
-    """Telegram accepted ledger op ``ledger_id`` (a send returns the message id)."""
-
-    ledger_id: int
-    message_id: int | None
-    poll_id: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class SaveChatSettings:
-    """Store a chat's settings document."""
-
-    chat_id: int
-    settings: dict[str, Any]
-
-
-@attrs.frozen(kw_only=True)
-class Claim:
-    """Claim a processed-message key (a Telegram update id); the reply is True only the first time."""
-
-    key: str
-
-
-@attrs.frozen(kw_only=True)
-class PurgeLedger:
-    """Forget what is older than ``older_than``: calls Telegram accepted, and claimed update and event ids.
-
-    Pending calls are never purged. Telegram keeps an unconfirmed update for 24 hours and our topics keep
-    events for days, so a week-old claim can no longer meet its update or event again. The reply is the
-    number of rows deleted; at most ``batch`` of each kind go per message, so the ledger is never locked long.
-    """
-
-    older_than: dt.timedelta
-    batch: int = 5000
-
-
-# Messages sent with ``tell`` (no caller waits): a database error on them must not stop the store.
+# Messages sent with ``tell`` (no caller waits): no error on them may stop the store.
 TOLD = (MarkSent, PurgeLedger)
 
 
@@ -122,33 +79,39 @@ class SessionStoreActor(DatabaseActor):
                                type(exc).__name__)
                 return None
             raise  # asked: the caller gets the error and decides
+        except Exception:
+            if isinstance(message, TOLD):
+                # A bug, which must not stop the store either: logged with its traceback.
+                logger.exception("session store: %s failed", type(message).__name__)
+                return None
+            raise
 
     def _handle(self, message: Any) -> Any:
-        if isinstance(message, SaveSession):
-            return self._save(message)
-        if isinstance(message, MarkSent):
-            self._mark_sent(message)
-            return None
-        if isinstance(message, Claim):
-            return self._claim(message.key)
-        if isinstance(message, PurgeLedger):
-            return self._purge(message)
-        if isinstance(message, SaveChatSettings):
-            self._save_chat_settings(message)
-            return None
-        if isinstance(message, tuple) and message and message[0] == "chat_settings":
-            return self._chat_settings(message[1])
-        if message == "load_sessions":
-            return self._load_sessions()
-        if message == "load_pending":
-            return self._load_pending()
-        if isinstance(message, tuple) and message and message[0] == "message_ids":
-            return self._message_ids(message[1])
-        if isinstance(message, tuple) and message and message[0] == "polls":
-            return self._polls(message[1])
-        if isinstance(message, tuple) and message and message[0] == "load_session":
-            row = ChatSession.get_or_none(ChatSession.chat_id == message[1])
-            return row.snapshot if row is not None and row.phase != "finished" else None
+        match message:
+            case SaveSession():
+                return self._save(message)
+            case MarkSent():
+                self._mark_sent(message)
+                return None
+            case Claim():
+                return self._claim(message.key)
+            case PurgeLedger():
+                return self._purge(message)
+            case SaveChatSettings():
+                self._save_chat_settings(message)
+                return None
+            case LoadChatSettings():
+                return self._chat_settings(message.chat_id)
+            case LoadSessions():
+                return self._load_sessions()
+            case LoadSession():
+                return self._load_session(message.chat_id)
+            case LoadPending():
+                return self._load_pending()
+            case LoadMessageIds():
+                return self._message_ids(message.chat_ids)
+            case LoadPolls():
+                return self._polls(message.chat_ids)
         logger.warning("session store: unexpected message %s", type(message).__name__)
         return None
 
@@ -156,19 +119,19 @@ class SessionStoreActor(DatabaseActor):
         new_ops: list[OutboundOp] = []
         with self.database.atomic():
             updated = (
-                ChatSession.update(game_id=message.game_id, phase=message.phase, snapshot=message.snapshot,
+                ChatSession.update(game_id=message.game_id, phase=message.phase.value, snapshot=message.snapshot,
                                    version=ChatSession.version + 1, updated_at=utcnow())
                 .where(ChatSession.chat_id == message.chat_id)
                 .execute()
             )
             if not updated:
-                ChatSession.insert(chat_id=message.chat_id, game_id=message.game_id, phase=message.phase,
+                ChatSession.insert(chat_id=message.chat_id, game_id=message.game_id, phase=message.phase.value,
                                    snapshot=message.snapshot).execute()
             for op in message.ops:
-                key = _dedupe_key(op)
+                key = ledger_key(op)
                 inserted = (
-                    OutboundMessage.insert(dedupe_key=key, chat_id=op.chat_id, key=op.key, kind=op.kind, text=op.text,
-                                           keyboard=_keyboard_json(op), extra=_extra(op))
+                    OutboundMessage.insert(dedupe_key=key, chat_id=op.chat_id, key=op.key, kind=op.kind.value,
+                                           text=op.text, keyboard=_keyboard_json(op), extra=_extra(op))
                     .on_conflict_ignore()
                     .as_rowcount()
                     .execute()
@@ -209,8 +172,12 @@ class SessionStoreActor(DatabaseActor):
         return bool(ProcessedMessage.insert(key=key[:200]).on_conflict_ignore().as_rowcount().execute())
 
     def _load_sessions(self) -> list[dict[str, Any]]:
-        rows = ChatSession.select().where(ChatSession.phase != "finished").order_by(ChatSession.chat_id)
+        rows = ChatSession.select().where(ChatSession.phase != Phase.FINISHED.value).order_by(ChatSession.chat_id)
         return [row.snapshot for row in rows]
+
+    def _load_session(self, chat_id: int) -> dict[str, Any] | None:
+        row = ChatSession.get_or_none(ChatSession.chat_id == chat_id)
+        return row.snapshot if row is not None and row.phase != Phase.FINISHED else None
 
     def _load_pending(self) -> list[OutboundOp]:
         rows = OutboundMessage.select().where(OutboundMessage.status == "pending").order_by(OutboundMessage.id)
@@ -229,6 +196,7 @@ class SessionStoreActor(DatabaseActor):
             return {}
         rows = OutboundMessage.select(OutboundMessage.chat_id, OutboundMessage.key,
                                       OutboundMessage.telegram_message_id).where(
-            OutboundMessage.chat_id.in_(list(chat_ids)), OutboundMessage.kind.in_(["send", "poll"]),
+            OutboundMessage.chat_id.in_(list(chat_ids)),
+            OutboundMessage.kind.in_([OpKind.SEND.value, OpKind.POLL.value]),
             OutboundMessage.telegram_message_id.is_null(False))
         return {(row.chat_id, row.key): int(row.telegram_message_id or 0) for row in rows}
