@@ -28,7 +28,17 @@ from gateways.telegram.webhook import create_webhook_app
 from schema.db import DatabaseUnavailable, bind_database, wait_for_database
 from trivia_actors.kafka import Completion, ConsumerBridgeActor, EventProducer, make_consumer
 from trivia_actors.runtime import Settings, SettingsError
-from trivia_actors.session import MarkSent, OutboundOp, PollSent, ResultArrived, SessionManagerActor, SessionStoreActor
+from trivia_actors.session import (
+    ListChats,
+    LoadMessageIds,
+    LoadPending,
+    MarkSent,
+    OutboundOp,
+    PollSent,
+    ResultArrived,
+    SessionManagerActor,
+    SessionStoreActor,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +125,8 @@ async def start(settings: Settings, shutdown: Shutdown) -> None:
                             limits=FloodLimits(global_per_second=settings.telegram_global_rate))
     shutdown.push("the outbox", outbox.stop)
     # Calls decided before a restart but not yet made go first, with the message ids they may edit.
-    pending: list[OutboundOp] = await _ask(store, "load_pending")
-    outbox.message_ids.update(await _ask(store, ("message_ids", sorted({op.chat_id for op in pending}))))
+    pending: list[OutboundOp] = await _ask(store, LoadPending())
+    outbox.message_ids.update(await _ask(store, LoadMessageIds(chat_ids=tuple(sorted({op.chat_id for op in pending})))))
     outbox.deliver(pending)
     api = HttpGameApi(settings.api_url, service_token(settings))
     shutdown.push("the API clients", lambda: asyncio.to_thread(api.stop))
@@ -127,8 +137,8 @@ async def start(settings: Settings, shutdown: Shutdown) -> None:
     shutdown.push("the session manager", _stopping(manager))
     manager_ref.append(manager)
     await _confirm(manager, "the session manager")
-    restored_chats: list[int] = await _ask(manager, "chats")
-    outbox.message_ids.update(await _ask(store, ("message_ids", restored_chats)))
+    restored_chats: list[int] = await _ask(manager, ListChats())
+    outbox.message_ids.update(await _ask(store, LoadMessageIds(chat_ids=tuple(restored_chats))))
 
     def dispatch(event: Any, completion: Completion) -> None:
         manager.tell(ResultArrived(event=event, completion=completion))
