@@ -26,7 +26,7 @@ from gateways.telegram.outbox import FloodLimits, TelegramOutbox
 from gateways.telegram.reads import GameReads
 from gateways.telegram.webhook import create_webhook_app
 from schema.db import DatabaseUnavailable, bind_database, wait_for_database
-from trivia_actors.kafka import Completion, ConsumerBridgeActor, EventProducer, make_consumer
+from trivia_actors.kafka import Completion, ConsumerBridgeActor, Drain, EventProducer, IsAssigned, make_consumer
 from trivia_actors.runtime import Settings, SettingsError
 from trivia_actors.session import (
     ListChats,
@@ -157,7 +157,7 @@ async def start(settings: Settings, shutdown: Shutdown) -> None:
     shutdown.push("the results consumer", _stopping(bridge))
     await _confirm(bridge, "the results consumer")
     ops = OpsServer(settings.api_host, DEFAULT_OPS_PORT if settings.ops_port is None else settings.ops_port,
-                    ready=lambda: bridge.is_alive() and bool(bridge.ask("is_assigned", timeout=2)),
+                    ready=lambda: bridge.is_alive() and bool(bridge.ask(IsAssigned(), timeout=2)),
                     alive=lambda: manager.is_alive() and bridge.is_alive()).start()
     shutdown.push("the ops server", ops.stop)
     reads = GameReads(settings.api_url, service_token(settings))
@@ -169,7 +169,7 @@ async def start(settings: Settings, shutdown: Shutdown) -> None:
     # Once updates stop and before anything above stops: results in flight still complete (and are committed),
     # and the calls they decided are made.
     shutdown.push("draining the outbox", lambda: outbox.drain(timeout_s=10))
-    shutdown.push("draining the results consumer", lambda: asyncio.to_thread(bridge.ask, "drain", timeout=5))
+    shutdown.push("draining the results consumer", lambda: asyncio.to_thread(bridge.ask, Drain(), timeout=5))
     outbox.start()
     await application.start()
     shutdown.push("the Telegram application's updates", application.stop)

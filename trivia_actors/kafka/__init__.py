@@ -1,6 +1,6 @@
 """Kafka: the consumer bridge (records to actors, offsets committed after the effect) and the event producer."""
 
-from trivia_actors.kafka.bridge import Completion, ConsumerBridgeActor
+from trivia_actors.kafka.bridge import ConsumerBridgeActor
 from trivia_actors.kafka.clients import (
     TOPICS,
     BrokerUnavailable,
@@ -10,13 +10,18 @@ from trivia_actors.kafka.clients import (
     make_consumer,
     make_producer,
 )
+from trivia_actors.kafka.completion import Completion
+from trivia_actors.kafka.messages import CountInFlight, Drain, IsAssigned
 
 __all__ = [
     "TOPICS",
     "BrokerUnavailable",
     "Completion",
     "ConsumerBridgeActor",
+    "CountInFlight",
+    "Drain",
     "EventProducer",
+    "IsAssigned",
     "describe",
     "ensure_topics",
     "make_consumer",

@@ -22,6 +22,8 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from schema.events import Envelope, EventDecodeError, decode
 from trivia_actors.kafka.clients import BrokerUnavailable, EventProducer, describe
+from trivia_actors.kafka.completion import Completion
+from trivia_actors.kafka.messages import CountInFlight, Drain, EffectDone, EffectFailed, IsAssigned, RecordRef
 from trivia_actors.runtime import CONSUMED, DEAD_LETTERED, failpoints
 
 logger = logging.getLogger(__name__)
@@ -30,64 +32,15 @@ logger = logging.getLogger(__name__)
 MAX_RETRY_DELAY_S = 5.0
 
 
-@attrs.frozen
-class RecordRef:
-    """Where a record came from, and in which assignment generation it was polled."""
-
-    topic: str
-    partition: int
-    offset: int
-    generation: int
-
-
-class Completion:
-    """Handed along with an event; the last actor of the chain reports the effect through it, once."""
-
-    def __init__(self, bridge: pykka.ActorRef[Any], ref: RecordRef) -> None:
-        self._bridge = bridge
-        self.ref = ref
-        self._lock = threading.Lock()
-        self._settled = False
-
-    def _settle(self) -> bool:
-        with self._lock:
-            if self._settled:
-                return False
-            self._settled = True
-            return True
-
-    def done(self) -> None:
-        """The effect of the event is complete: its offset may be committed."""
-        if self._settle():
-            self._bridge.tell(_Done(self.ref))
-
-    def fail(self, reason: str, *, retryable: bool = True) -> None:
-        """The effect failed; retryable failures are retried with backoff, others go to the DLQ."""
-        if self._settle():
-            self._bridge.tell(_Failed(self.ref, reason, retryable))
-
-
 Dispatch = Callable[[Envelope, Completion], None]
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class _Poll:
     pass
 
 
-@attrs.frozen
-class _Done:
-    ref: RecordRef
-
-
-@attrs.frozen
-class _Failed:
-    ref: RecordRef
-    reason: str
-    retryable: bool
-
-
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class _Retry:
     ref: RecordRef
 
@@ -199,24 +152,26 @@ class ConsumerBridgeActor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, _Poll):
             self._poll()
-        elif isinstance(message, _Done):
+        elif isinstance(message, EffectDone):
             self._settle(message.ref)
-        elif isinstance(message, _Failed):
+        elif isinstance(message, EffectFailed):
             self._failed(message)
         elif isinstance(message, _Retry):
             entry = self._in_flight.get(message.ref)
             if entry is not None:
                 self._dispatch_one(message.ref, entry)
-        elif message == "is_assigned":
+        elif isinstance(message, IsAssigned):
             return self.assigned.is_set()
-        elif message == "drain":
+        elif isinstance(message, Drain):
             # Graceful shutdown: take no new records; in-flight ones still complete and get committed.
             self._stopping = True
             if self._consumer is not None:
                 self._consumer.pause(*self._consumer.assignment())
             return len(self._in_flight)
-        elif message == "in_flight":
+        elif isinstance(message, CountInFlight):
             return len(self._in_flight)
+        else:
+            logger.warning("%s: unexpected message %s", self.name, type(message).__name__)
         return None
 
     def _poll(self) -> None:
@@ -255,7 +210,7 @@ class ConsumerBridgeActor(pykka.ThreadingActor):
             logger.exception("%s: decoding record %s/%d/%d failed", self.name, tp.topic, tp.partition, record.offset)
             self._dead_letter(record.key, record.value, f"undecodable: {type(exc).__name__}", tp, record.offset)
             return
-        ref = RecordRef(tp.topic, tp.partition, record.offset, self._generation)
+        ref = RecordRef(topic=tp.topic, partition=tp.partition, offset=record.offset, generation=self._generation)
         entry = _InFlight(envelope=envelope, key=record.key, value=record.value or b"")
         self._in_flight[ref] = entry
         self._pending.setdefault(tp, set()).add(record.offset)
@@ -276,7 +231,7 @@ class ConsumerBridgeActor(pykka.ThreadingActor):
         if pending is not None and ref.generation == self._generation:
             pending.discard(ref.offset)
 
-    def _failed(self, message: _Failed) -> None:
+    def _failed(self, message: EffectFailed) -> None:
         entry = self._in_flight.get(message.ref)
         if entry is None:
             return
@@ -291,7 +246,7 @@ class ConsumerBridgeActor(pykka.ThreadingActor):
             "%s: event %s (game %s) failed, retry %d in %.1fs: %s",
             self.name, entry.envelope.event_id, entry.envelope.game_id, entry.attempts, delay, message.reason,
         )
-        timer = threading.Timer(delay, self.actor_ref.tell, args=(_Retry(message.ref),))
+        timer = threading.Timer(delay, self.actor_ref.tell, args=(_Retry(ref=message.ref),))
         timer.daemon = True
         timer.start()
 

@@ -14,7 +14,15 @@ from kafka import KafkaConsumer
 
 from schema.events import COMMAND_TYPES, Envelope
 from trivia_actors.deepseek import ChatClient, DeepSeekPool, DeepSeekTuning
-from trivia_actors.kafka import Completion, ConsumerBridgeActor, EventProducer, make_consumer
+from trivia_actors.kafka import (
+    Completion,
+    ConsumerBridgeActor,
+    CountInFlight,
+    Drain,
+    EventProducer,
+    IsAssigned,
+    make_consumer,
+)
 from trivia_actors.runtime import Settings
 from trivia_actors.worker.evaluator import EvaluatorActor
 from trivia_actors.worker.messages import ApplyCommand, EvaluateAnswer, SelectQuestions
@@ -119,7 +127,7 @@ class WorkerRuntime:
     def is_assigned(self) -> bool:
         """True once the consumer has joined its group and holds partitions."""
         try:
-            return bool(self.bridge.ask("is_assigned", timeout=2))
+            return bool(self.bridge.ask(IsAssigned(), timeout=2))
         except pykka.ActorDeadError:
             return False
 
@@ -127,10 +135,10 @@ class WorkerRuntime:
         """Stop taking commands, let in-flight ones finish and commit, then stop every actor."""
         deadline = time.monotonic() + drain_timeout_s
         try:
-            remaining = self.bridge.ask("drain", timeout=5)
+            remaining = self.bridge.ask(Drain(), timeout=5)
             while remaining and time.monotonic() < deadline:
                 time.sleep(0.05)
-                remaining = self.bridge.ask("in_flight", timeout=5)
+                remaining = self.bridge.ask(CountInFlight(), timeout=5)
             if remaining:
                 logger.warning("worker: %d commands still in flight at shutdown; they will be redelivered", remaining)
         except (pykka.ActorDeadError, pykka.Timeout) as exc:
