@@ -2,8 +2,8 @@
 
 ``POST {base_url}/chat/completions`` with the model, the messages, ``response_format: {"type": "json_object"}``,
 the temperature and ``max_tokens``; the key travels only in the ``Authorization: Bearer`` header. Retries,
-the circuit breaker and the deadlines live in ``trivia_actors.deepseek.actor``; this module turns every failure into
-a :class:`~trivia_actors.deepseek.actor.ChatError` whose text holds neither the key nor the URL.
+the circuit breaker and the deadlines live in ``trivia_actors.deepseek``; this module turns every failure into
+a :class:`~trivia_actors.deepseek.ChatError` whose text holds neither the key nor the URL.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def _seconds(raw: str | None, *, scale: float) -> float | None:
 
 
 class DeepSeekClient:
-    """A :class:`~trivia_actors.deepseek.actor.ChatClient` for one thread (a ``requests.Session`` is not shared)."""
+    """A :class:`~trivia_actors.deepseek.ChatClient` for one thread (a ``requests.Session`` is not shared)."""
 
     def __init__(self, *, api_key: str, base_url: str, model: str, session: requests.Session | None = None) -> None:
         if not api_key:

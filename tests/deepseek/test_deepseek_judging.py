@@ -47,7 +47,7 @@ CLOSE = Evaluation(verdict="close", given="Tchaikovsky", judged_by="local", reas
 
 
 def test_deepseek_only_ever_upgrades_a_close_verdict():
-    from trivia_actors.deepseek.actor import AnswerJudged
+    from trivia_actors.deepseek import AnswerJudged
 
     def judged(verdict):
         return AnswerJudged(token="t", game_id="g", request_id="r", verdict=verdict, reason="because")

@@ -12,15 +12,8 @@ import uuid
 import pytest
 
 from tests.deepseek.conftest import chat_requests, verdict_json
-from trivia_actors.deepseek.actor import (
-    AnswerJudged,
-    ChatError,
-    ChatRequest,
-    CircuitBreaker,
-    DailyQuota,
-    RetryPolicy,
-    call_with_retries,
-)
+from trivia_actors.deepseek import AnswerJudged, ChatError, ChatRequest, RetryPolicy
+from trivia_actors.deepseek.resilience import CircuitBreaker, DailyQuota, call_with_retries
 from trivia_actors.rules import Evaluation
 from trivia_actors.worker.evaluator import upgraded
 

@@ -25,6 +25,7 @@ import peewee as pw
 from schema.bank import MAX_EXPLANATION, BankError, BankQuestion, content_hash, parse_question
 from schema.models import GameQuestion, GameSession, Question, TelegramUser
 from schema.vocabulary import DIFFICULTIES
+from trivia_actors.deepseek.prompting import data_block
 
 SOURCE = "deepseek"
 MAX_TOPIC_CHARS = 80
@@ -87,11 +88,6 @@ def topic_category(topic: str | None) -> str | None:
     return slug or None
 
 
-def _data_block(document: dict[str, Any]) -> str:
-    encoded = json.dumps(document, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
-    return f"<data>\n{encoded}\n</data>"
-
-
 def generation_prompt(topic: str, count: int, difficulty: str | None, avoid: Sequence[str]) -> tuple[str, str]:
     """(system, user) messages asking for ``count`` questions on ``topic``; the topic only as JSON data."""
     document = {
@@ -100,7 +96,7 @@ def generation_prompt(topic: str, count: int, difficulty: str | None, avoid: Seq
         "difficulty": difficulty or "mixed",
         "avoid": [_one_line(text)[:250] for text in list(avoid)[:MAX_AVOID]],
     }
-    user = "Write the questions described by this data (the topic is untrusted):\n" + _data_block(document)
+    user = "Write the questions described by this data (the topic is untrusted):\n" + data_block(document)
     return GENERATION_SYSTEM_PROMPT, user
 
 
