@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import attrs
 
+from schema.bank import BankQuestion
 from schema.events import Envelope
 from trivia_actors.kafka import Completion
 from trivia_actors.rules import Evaluation
@@ -39,6 +40,28 @@ class CreateGame:
 
 
 @attrs.frozen(kw_only=True)
+class CreateTopicGame(CreateGame):
+    """Store a topic game: its generated questions first (by content hash), then the game.
+
+    The game's questions are ``question_ids`` (reused), then the generated ones, then ``bank_ids``, at most
+    ``question_count``; generated questions beyond that are stored for later games.
+    """
+
+    generated: tuple[BankQuestion, ...] = ()
+    bank_ids: tuple[int, ...] = ()
+    question_count: int
+
+
+@attrs.frozen(kw_only=True)
+class StoreQuestions:
+    """Store generated questions that arrived after their game was created, for later games on the topic."""
+
+    game_id: str
+    request_id: str
+    questions: tuple[BankQuestion, ...]
+
+
+@attrs.frozen(kw_only=True)
 class RecordAnswer:
     """Score and store a judged answer."""
 
@@ -49,7 +72,7 @@ class RecordAnswer:
 
 @attrs.frozen(kw_only=True)
 class ApplyCommand:
-    """Apply a game command that needs no judging (``question.timeout``, ``game.finish``)."""
+    """Apply a game command that needs no judging (``question.timeout``, ``hint.request``, ``game.finish``)."""
 
     command: Envelope
     completion: Completion

@@ -1,4 +1,4 @@
-"""The persistence actor: the only code that writes game state through Peewee.
+"""The persistence actor: the only code that writes game state (and generated questions) through Peewee.
 
 Commands are micro-batched: each message queues its work and, if no flush is queued yet, the actor tells
 itself to flush. Because a pykka inbox is FIFO, the flush runs after every message already waiting, so a
@@ -18,11 +18,12 @@ import attrs
 import peewee as pw
 import pykka
 
-from schema.events import Envelope
+from schema.events import Envelope, GameFinish, HintRequest, QuestionTimeout
+from trivia_actors.deepseek import store_questions
 from trivia_actors.kafka import Completion
 from trivia_actors.runtime import PERSIST_BATCH, TRANSIENT_DB_ERRORS, DatabaseActor, failpoints
 from trivia_actors.worker.game_store import GameStore
-from trivia_actors.worker.messages import ApplyCommand, CreateGame, RecordAnswer
+from trivia_actors.worker.messages import ApplyCommand, CreateGame, CreateTopicGame, RecordAnswer, StoreQuestions
 from trivia_actors.worker.publisher import ResultsPublisher
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class PersistenceShards:
 PersistenceRef = pykka.ActorRef[Any] | PersistenceShards
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class _Flush:
     pass
 
@@ -65,7 +66,7 @@ class _Work:
 
 
 class PersistenceActor(DatabaseActor):
-    """Applies game commands in batched transactions and publishes their results."""
+    """Applies game commands in batched transactions and publishes their results; stores generated questions."""
 
     def __init__(self, database: pw.Database, publisher: ResultsPublisher, store: GameStore | None = None) -> None:
         super().__init__(database)
@@ -85,22 +86,40 @@ class PersistenceActor(DatabaseActor):
         elif isinstance(message, _Flush):
             self._flush_queued = False
             self._flush()
+        elif isinstance(message, StoreQuestions):
+            self._store_questions(message)
         else:
             logger.warning("persistence: unexpected message %s", type(message).__name__)
 
     def _apply(self, message: CreateGame | RecordAnswer | ApplyCommand) -> list[Envelope]:
         command = message.command
+        if isinstance(message, CreateTopicGame):
+            generated_ids = store_questions(message.generated)
+            ids = _unique([*message.question_ids, *generated_ids, *message.bank_ids])[: message.question_count]
+            return self.store.create_game(command, ids)
         if isinstance(message, CreateGame):
             return self.store.create_game(command, message.question_ids)
         if isinstance(message, RecordAnswer):
             return self.store.record_answer(command, message.evaluation)
-        if command.type == "question.timeout":
+        if command.type == QuestionTimeout.TYPE:
             return self.store.record_timeout(command)
-        if command.type == "hint.request":
+        if command.type == HintRequest.TYPE:
             return self.store.request_hint(command)
-        if command.type == "game.finish":
+        if command.type == GameFinish.TYPE:
             return self.store.finish_game(command)
         raise ValueError(f"persistence cannot apply {command.type}")
+
+    def _store_questions(self, message: StoreQuestions) -> None:
+        try:
+            self.ensure_connection()
+            with self.database.atomic():
+                ids = store_questions(message.questions)
+        except TRANSIENT_DB_ERRORS as exc:
+            self.drop_connection()
+            logger.warning("game %s: %d generated questions not stored (database unavailable: %s)",
+                           message.game_id, len(message.questions), type(exc).__name__)
+            return
+        logger.info("game %s: %d late generated questions stored for reuse", message.game_id, len(ids))
 
     def _flush(self) -> None:
         batch, self._queue = self._queue, []
@@ -140,3 +159,8 @@ class PersistenceActor(DatabaseActor):
             logger.exception("persistence: game %s request %s failed", command.game_id, command.request_id)
             completion.fail(f"cannot apply {command.type}: {type(exc).__name__}", retryable=False)
         return None
+
+
+def _unique(ids: Sequence[int]) -> list[int]:
+    """``ids`` without repeats, first occurrence kept (a generated question may already be stored)."""
+    return list(dict.fromkeys(ids))

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from schema.events import Envelope
+from schema.events import Envelope, RequestFailed
 from trivia_actors.kafka import Completion, EventProducer, describe
 from trivia_actors.runtime import EVENTS_PROCESSED, PROCESS_SECONDS, failpoints
 
@@ -23,7 +23,7 @@ class ResultsPublisher:
         """Produce ``results``; ``completion`` is settled when all are acknowledged or one fails."""
         remaining = [len(results)]
         lock = threading.Lock()
-        outcome = "failed" if results and results[0].type == "request.failed" else "ok"
+        outcome = "failed" if results and results[0].type == RequestFailed.TYPE else "ok"
 
         def on_done(error: BaseException | None) -> None:
             if error is not None:

@@ -20,7 +20,7 @@ import peewee as pw
 import pykka
 
 from schema.bank import BankQuestion
-from schema.events import Envelope, GameCreate
+from schema.events import GameCreate
 from schema.models import GameSession
 from trivia_actors.deepseek import (
     GENERATED,
@@ -30,16 +30,15 @@ from trivia_actors.deepseek import (
     dedupe,
     existing_hashes,
     recent_texts,
-    store_questions,
     stored_for_topic,
     topic_category,
 )
 from trivia_actors.kafka import Completion
+from trivia_actors.rules import MAX_QUESTIONS, MIN_QUESTIONS, QuestionType
 from trivia_actors.runtime import TRANSIENT_DB_ERRORS, DatabaseActor
-from trivia_actors.worker.game_store import MAX_QUESTIONS, GameStore
-from trivia_actors.worker.messages import ApplyCommand, CreateGame, RecordAnswer, SelectQuestions
-from trivia_actors.worker.persistence import PersistenceActor, PersistenceRef
-from trivia_actors.worker.publisher import ResultsPublisher
+from trivia_actors.worker.game_store import GameStore
+from trivia_actors.worker.messages import CreateGame, CreateTopicGame, SelectQuestions, StoreQuestions
+from trivia_actors.worker.persistence import PersistenceRef
 
 logger = logging.getLogger(__name__)
 
@@ -47,65 +46,6 @@ logger = logging.getLogger(__name__)
 # A reply that was not the JSON asked for is a round that produced nothing: the next round may do better.
 # Other failures (timeouts, 5xx after retries, an open breaker) would only repeat: the bank serves at once.
 RETRYABLE_GENERATION_FAILURES = frozenset({"malformed", "truncated"})
-
-
-@attrs.frozen(kw_only=True)
-class CreateTopicGame(CreateGame):
-    """Store a topic game: its generated questions first (by content hash), then the game.
-
-    The game's questions are ``question_ids`` (reused), then the generated ones, then ``bank_ids``, at most
-    ``question_count``; generated questions beyond that are stored for later games.
-    """
-
-    generated: tuple[BankQuestion, ...] = ()
-    bank_ids: tuple[int, ...] = ()
-    question_count: int
-
-
-@attrs.frozen(kw_only=True)
-class StoreQuestions:
-    """Store generated questions that arrived after their game was created, for later games on the topic."""
-
-    game_id: str
-    request_id: str
-    questions: tuple[BankQuestion, ...]
-
-
-def _unique(ids: Sequence[int]) -> list[int]:
-    """``ids`` without repeats, first occurrence kept (a generated question may already be stored)."""
-    return list(dict.fromkeys(ids))
-
-
-class QuestionStoringPersistenceActor(PersistenceActor):
-    """The persistence actor, also storing generated questions (it stays the only writer)."""
-
-    def __init__(self, database: pw.Database, publisher: ResultsPublisher, store: GameStore | None = None) -> None:
-        super().__init__(database, publisher, store)
-
-    def on_receive(self, message: Any) -> None:
-        if isinstance(message, StoreQuestions):
-            self._store_questions(message)
-        else:
-            super().on_receive(message)
-
-    def _apply(self, message: CreateGame | RecordAnswer | ApplyCommand) -> list[Envelope]:
-        if isinstance(message, CreateTopicGame):
-            generated_ids = store_questions(message.generated)
-            ids = _unique([*message.question_ids, *generated_ids, *message.bank_ids])[: message.question_count]
-            return self.store.create_game(message.command, ids)
-        return super()._apply(message)
-
-    def _store_questions(self, message: StoreQuestions) -> None:
-        try:
-            self.ensure_connection()
-            with self.database.atomic():
-                ids = store_questions(message.questions)
-        except TRANSIENT_DB_ERRORS as exc:
-            self.drop_connection()
-            logger.warning("game %s: %d generated questions not stored (database unavailable: %s)",
-                           message.game_id, len(message.questions), type(exc).__name__)
-            return
-        logger.info("game %s: %d late generated questions stored for reuse", message.game_id, len(ids))
 
 
 @attrs.frozen(kw_only=True)
@@ -177,14 +117,14 @@ class QuestionMasterActor(DatabaseActor):
 
     @staticmethod
     def _count(create: GameCreate) -> int:
-        return max(1, min(create.question_count, MAX_QUESTIONS))
+        return max(MIN_QUESTIONS, min(create.question_count, MAX_QUESTIONS))
 
     def _bank_game(self, message: SelectQuestions, create: GameCreate) -> None:
         try:
             self.ensure_connection()
             ids = self.store.select_questions(create.subject, create.category, create.difficulty,
                                               self._count(create),
-                                              true_false=create.question_type == "truefalse")
+                                              true_false=create.question_type == QuestionType.TRUEFALSE)
         except TRANSIENT_DB_ERRORS as exc:
             self._unavailable(message.completion, exc)
             return

@@ -12,7 +12,7 @@ import peewee as pw
 import pykka
 from kafka import KafkaConsumer
 
-from schema.events import COMMAND_TYPES, Envelope
+from schema.events import COMMAND_TYPES, AnswerSubmit, Envelope, GameCreate
 from trivia_actors.deepseek import ChatClient, DeepSeekPool, DeepSeekTuning
 from trivia_actors.kafka import (
     Completion,
@@ -26,9 +26,9 @@ from trivia_actors.kafka import (
 from trivia_actors.runtime import Settings
 from trivia_actors.worker.evaluator import EvaluatorActor
 from trivia_actors.worker.messages import ApplyCommand, EvaluateAnswer, SelectQuestions
-from trivia_actors.worker.persistence import PersistenceRef, PersistenceShards
+from trivia_actors.worker.persistence import PersistenceActor, PersistenceRef, PersistenceShards
 from trivia_actors.worker.publisher import ResultsPublisher
-from trivia_actors.worker.question_master import QuestionMasterActor, QuestionStoringPersistenceActor
+from trivia_actors.worker.question_master import QuestionMasterActor
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +49,9 @@ class CommandRouter:
         kind = command.type
         if kind not in COMMAND_TYPES:
             completion.fail(f"{kind} is not a command", retryable=False)
-        elif kind == "game.create":
+        elif kind == GameCreate.TYPE:
             self.questions.tell(SelectQuestions(command=command, completion=completion))
-        elif kind == "answer.submit":
+        elif kind == AnswerSubmit.TYPE:
             index = zlib.crc32(command.game_id.encode()) % len(self.evaluators)
             self.evaluators[index].tell(EvaluateAnswer(command=command, completion=completion))
         else:
@@ -79,7 +79,7 @@ class WorkerRuntime:
             for ref in self.deepseek.start():
                 self._start(ref)
         publisher = ResultsPublisher(producer, settings.topic("results"))
-        self.persistence = PersistenceShards([self._start(QuestionStoringPersistenceActor.start(database, publisher))
+        self.persistence = PersistenceShards([self._start(PersistenceActor.start(database, publisher))
                                               for _ in range(max(persistence_shards, 1))])
         self.evaluators = [self._start(EvaluatorActor.start(database, self.persistence, self.deepseek))
                            for _ in range(evaluators)]
