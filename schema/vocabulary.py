@@ -59,3 +59,29 @@ MAX_QUESTIONS = 50  # one game, in the API, the store and the bot alike
 MIN_TIME_LIMIT_S = 5
 MAX_TIME_LIMIT_S = 300  # seconds a question may stay open
 MAX_HINTS = 3  # hints per question; each reveals more of the answer
+
+
+class GameStatus(enum.StrEnum):
+    """Where a stored game stands: being played, played to its last question, or stopped early."""
+
+    ACTIVE = "active"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+
+
+class ExportTarget(enum.StrEnum):
+    """Where a finished game's transcript is exported (one ``export_outbox`` row each)."""
+
+    GIT = "git"
+    S3 = "s3"
+
+
+class ExportState(enum.StrEnum):
+    """Where an ``export_outbox`` row stands: due (again), claimed by a drainer, or exported."""
+
+    PENDING = "pending"
+    EXPORTING = "exporting"
+    DONE = "done"
+
+
+EXPORT_TARGETS: tuple[str, ...] = tuple(t.value for t in ExportTarget)

@@ -3,6 +3,7 @@
 from schema.vocabulary import (
     ANSWER_MODES,
     DIFFICULTIES,
+    EXPORT_TARGETS,
     GAME_MODES,
     MAX_HINTS,
     MAX_QUESTIONS,
@@ -13,19 +14,25 @@ from schema.vocabulary import (
     SETTLED,
     AnswerMode,
     Difficulty,
+    ExportState,
+    ExportTarget,
     GameMode,
+    GameStatus,
     QuestionType,
     RequestState,
 )
 from trivia_actors.rules import flow
+from trivia_actors.rules.admission import Refusal, StoredGame, refusal_for
 from trivia_actors.rules.evaluation import Evaluation, QuestionRecord, evaluate
 from trivia_actors.rules.flow import AnswerCheck, CallKind, NextStep, Phase, Turn
+from trivia_actors.rules.hints import hints_used, mask_answer, next_hint_level, with_hint
 from trivia_actors.rules.judge import Judgement, Verdict, judge, normalise, words_to_number
 from trivia_actors.rules.scoring import ScoringRules, score_answer, speed_fraction
 
 __all__ = [
     "ANSWER_MODES",
     "DIFFICULTIES",
+    "EXPORT_TARGETS",
     "GAME_MODES",
     "MAX_HINTS",
     "MAX_QUESTIONS",
@@ -39,21 +46,31 @@ __all__ = [
     "CallKind",
     "Difficulty",
     "Evaluation",
+    "ExportState",
+    "ExportTarget",
     "GameMode",
+    "GameStatus",
     "Judgement",
     "NextStep",
     "Phase",
     "QuestionRecord",
     "QuestionType",
+    "Refusal",
     "RequestState",
     "ScoringRules",
+    "StoredGame",
     "Turn",
     "Verdict",
     "evaluate",
     "flow",
+    "hints_used",
     "judge",
+    "mask_answer",
+    "next_hint_level",
     "normalise",
+    "refusal_for",
     "score_answer",
     "speed_fraction",
+    "with_hint",
     "words_to_number",
 ]

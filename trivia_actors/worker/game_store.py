@@ -48,16 +48,32 @@ from schema.models import (
     TelegramUser,
     utcnow,
 )
-from trivia_actors.rules import Evaluation, QuestionRecord, ScoringRules, score_answer
+from trivia_actors.rules import (
+    EXPORT_TARGETS,
+    SETTLED,
+    AnswerMode,
+    Evaluation,
+    GameMode,
+    GameStatus,
+    QuestionRecord,
+    QuestionType,
+    RequestState,
+    ScoringRules,
+    StoredGame,
+    Verdict,
+    hints_used,
+    mask_answer,
+    next_hint_level,
+    refusal_for,
+    score_answer,
+    with_hint,
+)
 
 logger = logging.getLogger(__name__)
 
 RESULT_NAMESPACE = uuid.UUID("6f2b0c1e-7d1a-4d0b-9a55-3c1f6e0b2a10")
 # Network and queueing between the question being shown and the answer arriving are not the player's fault.
 LATE_GRACE_S = 2.0
-EXPORT_TARGETS = ("git", "s3")
-SETTLED = ("done", "failed")  # request statuses that hold an outcome
-MAX_QUESTIONS = 50
 
 
 def result_event(command: Envelope, payload: Payload) -> Envelope:
@@ -240,7 +256,7 @@ class GameStore:
         result = None if failed else to_dict(first)
         error = {"code": first.payload.code, "message": first.payload.message} \
             if isinstance(first.payload, RequestFailed) else None
-        status = "failed" if failed else "done"
+        status = RequestState.FAILED if failed else RequestState.DONE
         updated = RequestStatus.update({
             RequestStatus.status: status, RequestStatus.result: result, RequestStatus.error: error,
             RequestStatus.updated_at: utcnow(), RequestStatus.game_id: command.game_id,
@@ -311,7 +327,7 @@ class GameStore:
         for position, question_id in enumerate(question_ids):
             question = questions[question_id]
             prompt = answer = None
-            if create.question_type == "truefalse" and question.tf_true and question.tf_false:
+            if create.question_type == QuestionType.TRUEFALSE and question.tf_true and question.tf_false:
                 truth = self._rng.random() < 0.5
                 prompt = question.tf_true if truth else question.tf_false
                 answer = "True" if truth else "False"
@@ -340,7 +356,7 @@ class GameStore:
             .where(GameQuestion.game == game.id)
             .order_by(GameQuestion.position)
         )
-        polls = (game.settings or {}).get("question_type") == "poll"
+        polls = (game.settings or {}).get("question_type") == QuestionType.POLL
         views = tuple(
             QuestionView(
                 no=row.position,
@@ -394,17 +410,11 @@ class GameStore:
 
     def _check_turn(self, command: Envelope, game: GameSession | None, client_id: str, subject: str,
                     question_no: int) -> Envelope | None:
-        if game is None:
-            return _failed(command, "game_not_found", "no such game", question_no)
-        # In a group game anyone in the chat may answer; a solo game belongs to its owner alone.
-        if game.client_id != client_id or (game.mode != "group" and game.owner.subject != subject):
-            return _failed(command, "forbidden", "this game belongs to another player", question_no)
-        if game.status != "active":
-            return _failed(command, "game_over", f"the game is {game.status}", question_no)
-        if question_no != game.current_no:
-            code = "question_closed" if question_no < game.current_no else "question_not_open"
-            return _failed(command, code, f"question {question_no} is not the open question", question_no)
-        return None
+        stored = None if game is None else StoredGame(
+            client_id=game.client_id, mode=game.mode, owner=game.owner.subject, status=game.status,
+            current_no=game.current_no)
+        refusal = refusal_for(stored, client_id=client_id, subject=subject, question_no=question_no)
+        return None if refusal is None else _failed(command, refusal.code, refusal.message, question_no)
 
     def _record_answer(self, command: Envelope, submit: AnswerSubmit, evaluation: Evaluation | None) -> list[Envelope]:
         game = self._locked_game(command.game_id)
@@ -417,7 +427,7 @@ class GameStore:
             return [_failed(command, "question_not_found", "the question is missing", submit.question_no)]
         if evaluation.verdict == "invalid":
             return [_failed(command, "invalid_option", evaluation.reason, submit.question_no)]
-        group = game.mode == "group"
+        group = game.mode == GameMode.GROUP
         standings = Standings.of(game)
         if group:
             user = self._user(submit.subject, submit.player_name, _telegram_id(submit.subject))
@@ -433,17 +443,17 @@ class GameStore:
         question = gq.question
         answered_at = _naive_utc(command.occurred_at)
         latency_s = max((answered_at - (gq.asked_at or answered_at)).total_seconds(), 0.0)
-        if evaluation.verdict == "close":
+        if evaluation.verdict == Verdict.CLOSE:
             # A near miss: the player may try again, the question stays open, nothing is scored.
             return [self._evaluated(command, game, question, gq, evaluation, 0, latency_s, close=True)]
-        correct = evaluation.verdict == "correct" and latency_s <= game.time_limit_s + LATE_GRACE_S
+        correct = evaluation.verdict == Verdict.CORRECT and latency_s <= game.time_limit_s + LATE_GRACE_S
         scored = score_answer(
             correct=correct,
             latency_s=min(latency_s, game.time_limit_s),
             time_limit_s=game.time_limit_s,
             difficulty=question.difficulty,
             streak_before=standings.streak(submit.subject) if group else game.streak,
-            hints_used=_hints_used(game, submit.question_no),
+            hints_used=hints_used(game.settings, submit.question_no),
             rules=self._rules(game),
         )
         verdict = evaluation.verdict if latency_s <= game.time_limit_s + LATE_GRACE_S else "late"
@@ -479,7 +489,7 @@ class GameStore:
             else pw.fn.GREATEST(TelegramUser.best_streak, scored.streak),
         ).where(TelegramUser.id == user_id).execute()
         player = (submit.subject, name)
-        first_wins = (game.settings or {}).get("answer_mode", "first") == "first"
+        first_wins = (game.settings or {}).get("answer_mode", AnswerMode.FIRST) == AnswerMode.FIRST
         if group and not (scored.points > 0 and first_wins):
             # The question stays open for the other players (until a correct answer or the timer).
             game.updated_at = utcnow()
@@ -503,7 +513,7 @@ class GameStore:
         finished = game.current_no >= game.question_count
         if finished:
             GameQuestion.update(closed_at=now).where(GameQuestion.id == gq.id).execute()
-            self._close_game(game, "finished", now)
+            self._close_game(game, GameStatus.FINISHED, now)
         else:  # close this question and open the next in one statement
             GameQuestion.update(
                 closed_at=pw.Case(None, [(GameQuestion.position == gq.position, now)], GameQuestion.closed_at),
@@ -600,12 +610,8 @@ class GameStore:
                 assert game is not None
                 gq = GameQuestion.get(GameQuestion.game == game.id, GameQuestion.position == request.question_no)
                 answer = Question.get_by_id(_question_id(gq)).answer
-                used = min(_hints_used(game, request.question_no) + 1, MAX_HINTS)
-                settings = dict(game.settings or {})
-                hints = dict(settings.get("hints", {}))
-                hints[str(request.question_no)] = used
-                settings["hints"] = hints
-                game.settings = settings
+                used = next_hint_level(hints_used(game.settings, request.question_no))
+                game.settings = with_hint(game.settings, request.question_no, used)
                 game.updated_at = utcnow()
                 game.save()
                 hint = HintCreated(question_no=request.question_no, hint=mask_answer(answer, used), hints_used=used)
@@ -625,20 +631,17 @@ class GameStore:
                 results = [_failed(command, "game_not_found", "no such game")]
             elif game.client_id != finish.client_id or game.owner.subject != finish.subject:
                 results = [_failed(command, "forbidden", "this game belongs to another player")]
-            elif game.status != "active":
+            elif game.status != GameStatus.ACTIVE:
                 results = [result_event(command, GameFinished(summary=_summary(game)))]
             else:
                 now = utcnow()
-                self._close_game(game, "stopped", now)
+                self._close_game(game, GameStatus.STOPPED, now)
                 game.updated_at = now
                 game.save()
                 results = [result_event(command, GameFinished(summary=_summary(game)))]
             return results
 
         return self._once(command, apply)
-
-
-MAX_HINTS = 3
 
 
 def _owner_id(game: GameSession) -> int:
@@ -649,22 +652,6 @@ def _owner_id(game: GameSession) -> int:
 def _question_id(row: GameQuestion) -> int:
     """The question's key without loading the question row."""
     return int(row.__data__["question"])
-
-
-def _hints_used(game: GameSession, position: int) -> int:
-    return int((game.settings or {}).get("hints", {}).get(str(position), 0))
-
-
-def mask_answer(answer: str, level: int) -> str:
-    """The answer with letters hidden: level 1 shows first letters, each level reveals more."""
-    shown = {0}
-    letters = [i for i, ch in enumerate(answer) if ch.isalnum()]
-    step = {1: 0, 2: 3, 3: 2}.get(level, 2)
-    for word_start in (i for i in letters if i == 0 or not answer[i - 1].isalnum()):
-        shown.add(word_start)
-    if step:
-        shown.update(letters[::step])
-    return "".join(ch if (i in shown or not ch.isalnum()) else "_" for i, ch in enumerate(answer))
 
 
 def _index(options: Sequence[str], answer: str) -> int | None:
