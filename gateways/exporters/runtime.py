@@ -18,6 +18,7 @@ import pykka
 from gateways.exporters.git_exporter import GitTranscriptExporter
 from gateways.exporters.s3_exporter import S3TranscriptExporter
 from trivia_actors.exports import ExportDrainerActor, TranscriptExporter, Wake
+from trivia_actors.rules import ExportTarget
 from trivia_actors.runtime import Settings
 
 logger = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def make_exporters(settings: Settings, *, git_work_dir: Path | str = DEFAULT_GIT
     """The exporters the settings configure, by outbox target name."""
     exporters: dict[str, TranscriptExporter] = {}
     if settings.git_remote_url:
-        exporters["git"] = GitTranscriptExporter(
+        exporters[ExportTarget.GIT] = GitTranscriptExporter(
             remote_url=settings.git_remote_url,
             token=settings.git_token,
             branch=settings.git_branch,
@@ -87,7 +88,7 @@ def make_exporters(settings: Settings, *, git_work_dir: Path | str = DEFAULT_GIT
             ssl_ca_info=git_ssl_ca_info,
         )
     if settings.s3_bucket:
-        exporters["s3"] = S3TranscriptExporter(
+        exporters[ExportTarget.S3] = S3TranscriptExporter(
             bucket=settings.s3_bucket,
             region=settings.aws_region,
             endpoint_url=settings.aws_endpoint_url,

@@ -14,10 +14,10 @@ from schema.models import ExportOutbox, utcnow
 from tests.exports.documents import eventually
 from tests.exports.dummy_exporters import RecordingExporter
 from tests.exports.games import play_game
+from trivia_actors.exports import Wake
 from trivia_actors.exports.drainer import (
     MAX_ERROR_CHARS,
     ExportDrainerActor,
-    Wake,
     backoff_delay,
     describe_error,
     scrub_text,

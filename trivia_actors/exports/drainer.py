@@ -32,8 +32,10 @@ import pykka
 from prometheus_client import Counter, Histogram
 
 from schema.models import ExportOutbox, utcnow
+from trivia_actors.exports.messages import Wake
 from trivia_actors.exports.ports import TranscriptExporter
 from trivia_actors.exports.transcript import Transcript, load_transcript
+from trivia_actors.rules import ExportState
 from trivia_actors.runtime import TRANSIENT_DB_ERRORS, DatabaseActor
 
 logger = logging.getLogger(__name__)
@@ -81,11 +83,6 @@ def backoff_delay(attempts: int, *, base_s: float = 1.0, max_s: float = 300.0, j
     delay = min(base_s * 2.0 ** min(attempts, 62), max_s)
     spread: float = (rng or random.Random()).uniform(-jitter, jitter) if jitter > 0 else 0.0
     return max(0.0, delay * (1.0 + spread))
-
-
-@attrs.frozen
-class Wake:
-    """Tell a drainer to look at the outbox now rather than at its next poll."""
 
 
 @attrs.frozen(kw_only=True)
@@ -283,7 +280,7 @@ class ExportDrainerActor(DatabaseActor):
                 ExportOutbox.select(ExportOutbox.id, ExportOutbox.game, ExportOutbox.attempts)
                 .where(
                     ExportOutbox.target == self.target,
-                    ExportOutbox.status == "pending",
+                    ExportOutbox.status == ExportState.PENDING,
                     ExportOutbox.next_attempt_at <= now,
                 )
                 .order_by(ExportOutbox.next_attempt_at, ExportOutbox.id)
@@ -292,8 +289,8 @@ class ExportDrainerActor(DatabaseActor):
             for row in list(due):
                 # Guarded by status: of two drainers racing for a row, only one update matches.
                 won = (
-                    ExportOutbox.update(status="exporting", next_attempt_at=now)
-                    .where(ExportOutbox.id == row.id, ExportOutbox.status == "pending")
+                    ExportOutbox.update(status=ExportState.EXPORTING, next_attempt_at=now)
+                    .where(ExportOutbox.id == row.id, ExportOutbox.status == ExportState.PENDING)
                     .execute()
                 )
                 if won:
@@ -303,10 +300,10 @@ class ExportDrainerActor(DatabaseActor):
     def _recover_stale(self) -> None:
         cutoff = utcnow() - dt.timedelta(seconds=self.stale_after_s)
         recovered = (
-            ExportOutbox.update(status="pending")
+            ExportOutbox.update(status=ExportState.PENDING)
             .where(
                 ExportOutbox.target == self.target,
-                ExportOutbox.status == "exporting",
+                ExportOutbox.status == ExportState.EXPORTING,
                 ExportOutbox.next_attempt_at < cutoff,
             )
             .execute()
@@ -321,19 +318,19 @@ class ExportDrainerActor(DatabaseActor):
             outcome = self._unsettled[0]
             row = outcome.row
             if outcome.done:
-                ExportOutbox.update(status="done", done_at=outcome.at, last_error=None).where(
-                    ExportOutbox.id == row.row_id, ExportOutbox.status == "exporting"
+                ExportOutbox.update(status=ExportState.DONE, done_at=outcome.at, last_error=None).where(
+                    ExportOutbox.id == row.row_id, ExportOutbox.status == ExportState.EXPORTING
                 ).execute()
                 EXPORTS_DONE.labels(self.target).inc()
             else:
                 delay = backoff_delay(row.attempts, base_s=self.backoff_base_s, max_s=self.backoff_max_s,
                                       jitter=self.jitter, rng=self._rng)
                 ExportOutbox.update(
-                    status="pending",
+                    status=ExportState.PENDING,
                     attempts=row.attempts + 1,
                     next_attempt_at=outcome.at + dt.timedelta(seconds=delay),
                     last_error=(outcome.error or "unknown error")[:MAX_ERROR_CHARS],
-                ).where(ExportOutbox.id == row.row_id, ExportOutbox.status == "exporting").execute()
+                ).where(ExportOutbox.id == row.row_id, ExportOutbox.status == ExportState.EXPORTING).execute()
                 EXPORTS_FAILED.labels(self.target).inc()
             self._unsettled.pop(0)
 
@@ -355,7 +352,7 @@ class _Lease:
             try:
                 with self._database.connection_context():
                     ExportOutbox.update(next_attempt_at=utcnow()).where(
-                        ExportOutbox.id.in_(self._row_ids), ExportOutbox.status == "exporting").execute()
+                        ExportOutbox.id.in_(self._row_ids), ExportOutbox.status == ExportState.EXPORTING).execute()
             except pw.PeeweeException as exc:
                 logger.warning("export: renewing the claim of %d rows failed: %s", len(self._row_ids),
                                type(exc).__name__)
