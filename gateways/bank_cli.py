@@ -24,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 
 from gateways.process import start_process
-from schema.bank import BankError, BankQuestion, category_titles
+from schema.bank import BankError, BankQuestion, category_titles, seed_questions
 from schema.bank_io import (
     FORMATS,
     SKIP_ID_IN_USE,
@@ -33,7 +33,6 @@ from schema.bank_io import (
     deduplicate,
     export_rows,
     from_row,
-    insert_questions,
     read_file,
     stored_hashes_and_ids,
     write_questions,
@@ -113,7 +112,7 @@ def _import(path: Path, file_format: str | None, *, dry_run: bool) -> int:
             if dry_run:
                 imported = len(fresh)
             else:
-                imported = insert_questions(database, fresh)
+                imported = seed_questions(database, fresh)
                 # Rows another importer stored between our check and our insert were ignored by the insert.
                 duplicates += len(fresh) - imported
     finally:

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ import attrs
 import peewee as pw
 
 from schema.models import Question
-from schema.vocabulary import DIFFICULTIES
+from schema.vocabulary import DIFFICULTIES, QuestionSource
 
 BANK_DIR = Path(__file__).with_name("bank")
 
@@ -45,7 +45,7 @@ class BankQuestion:
     numeric_tolerance: float | None = None
     tf_true: str | None = None
     tf_false: str | None = None
-    source: str = "bank"
+    source: str = QuestionSource.BANK
 
     @property
     def content_hash(self) -> str:
@@ -75,7 +75,7 @@ def _require_str(item: dict[str, Any], key: str, where: str, limit: int, *, opti
     return value.strip()
 
 
-def parse_question(item: Any, *, category: str, where: str, source: str = "bank") -> BankQuestion:
+def parse_question(item: Any, *, category: str, where: str, source: str = QuestionSource.BANK) -> BankQuestion:
     """Validate one raw question object and return it, or raise :class:`BankError` saying why."""
     if not isinstance(item, dict):
         raise BankError(f"{where}: a question must be a JSON object")
@@ -178,33 +178,37 @@ def load_bank(bank_dir: Path = BANK_DIR) -> list[BankQuestion]:
     return questions
 
 
-def _rows(questions: Iterable[BankQuestion]) -> Iterator[dict[str, Any]]:
-    for q in questions:
-        yield {
-            "external_id": q.external_id,
-            "content_hash": q.content_hash,
-            "text": q.text,
-            "qtype": "mc",
-            "answer": q.answer,
-            "options": [q.answer, *q.distractors],
-            "aliases": list(q.aliases),
-            "explanation": q.explanation,
-            "category": q.category,
-            "difficulty": q.difficulty,
-            "numeric_value": q.numeric_value,
-            "numeric_tolerance": q.numeric_tolerance,
-            "tf_true": q.tf_true,
-            "tf_false": q.tf_false,
-            "source": q.source,
-        }
+def question_row(question: BankQuestion) -> dict[str, Any]:
+    """The ``questions`` row of a bank question; the one mapping every path that stores questions goes through
+    (the bank seed, ``trivia-bank import`` of JSON, CSV and OpenTDB files, DeepSeek's generated questions)."""
+    return {
+        "external_id": question.external_id,
+        "content_hash": question.content_hash,
+        "text": question.text,
+        "qtype": "mc",
+        "answer": question.answer,
+        "options": [question.answer, *question.distractors],
+        "aliases": list(question.aliases),
+        "explanation": question.explanation,
+        "category": question.category,
+        "difficulty": question.difficulty,
+        "numeric_value": question.numeric_value,
+        "numeric_tolerance": question.numeric_tolerance,
+        "tf_true": question.tf_true,
+        "tf_false": question.tf_false,
+        "source": question.source,
+    }
 
 
-def seed_questions(database: pw.Database, questions: Iterable[BankQuestion]) -> int:
-    """Insert the questions not stored yet (by content hash or id); return how many were new."""
+def seed_questions(database: pw.Database, questions: Iterable[BankQuestion], chunk: int = 200) -> int:
+    """Insert, in one transaction, the questions not stored yet (by content hash or id); return how many were new.
+
+    Rows whose hash or id another writer took meanwhile are ignored, not errors.
+    """
     inserted = 0
-    rows = list(_rows(questions))
+    rows = [question_row(q) for q in questions]
     with database.atomic():
-        for start in range(0, len(rows), 200):
-            chunk = rows[start : start + 200]
-            inserted += Question.insert_many(chunk).on_conflict_ignore().as_rowcount().execute()
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            inserted += Question.insert_many(part).on_conflict_ignore().as_rowcount().execute()
     return inserted

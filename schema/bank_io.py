@@ -3,8 +3,8 @@
 Every reader turns a file's text into :class:`schema.bank.BankQuestion` items validated by
 :func:`schema.bank.parse_question`, and reports each item it refused as one line naming the file and the line
 where the item starts. Readers never stop at the first bad item: a file with 3 bad rows gives 3 problems.
-Nothing here touches the database except :func:`stored_hashes_and_ids`, :func:`insert_questions` and
-:func:`export_rows`, which run inside the caller's connection.
+Nothing here touches the database except :func:`stored_hashes_and_ids` and :func:`export_rows`, which run
+inside the caller's connection; questions are stored with :func:`schema.bank.seed_questions`.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import peewee as pw
 
 from schema.bank import BankError, BankQuestion, content_hash, parse_question
 from schema.models import Question
+from schema.vocabulary import QuestionSource
 
 FORMATS = ("json", "csv", "opentdb")
 # The slug rule of bank files (schema.bank.load_file); a CSV row or an OpenTDB category must meet it too.
@@ -38,9 +38,6 @@ CSV_COLUMNS = (
 CSV_REQUIRED = ("category", "difficulty", "text", "answer", "distractor_1", "distractor_2", "distractor_3",
                 "explanation")
 ALIAS_SEPARATOR = "|"
-# Source column values of imported rows (the built-in bank is "bank", DeepSeek's questions "deepseek").
-IMPORT_SOURCE = "import"
-OPENTDB_SOURCE = "opentdb"
 
 # OpenTDB's 24 category names -> our slugs. A name not listed gets a slug made from it (slug_from_name).
 OPENTDB_CATEGORIES: dict[str, str] = {
@@ -209,7 +206,7 @@ def _load_json(text: str, name: str) -> tuple[Any, str | None]:
 # --- readers ------------------------------------------------------------------------------------------
 
 
-def read_bank_json(text: str, name: str, *, source: str = IMPORT_SOURCE) -> ReadResult:
+def read_bank_json(text: str, name: str, *, source: str = QuestionSource.IMPORT) -> ReadResult:
     """Our bank format: one ``{"category", "slug", "questions": [...]}`` document, or a list of them."""
     collected = _Collector(name)
     document, error = _load_json(text, name)
@@ -262,7 +259,7 @@ def _csv_item(row: dict[str, str], where: str) -> tuple[dict[str, Any], str]:
     return item, category
 
 
-def read_csv(text: str, name: str, *, source: str = IMPORT_SOURCE) -> ReadResult:
+def read_csv(text: str, name: str, *, source: str = QuestionSource.IMPORT) -> ReadResult:
     """A CSV file with the header :data:`CSV_COLUMNS` (``id`` and the optional columns may be left out)."""
     collected = _Collector(name)
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
@@ -327,7 +324,7 @@ def opentdb_explanation(answer: str) -> str:
     return f"The answer is {answer}. Source: Open Trivia Database (CC BY-SA 4.0)."
 
 
-def read_opentdb(text: str, name: str, *, source: str = OPENTDB_SOURCE) -> ReadResult:
+def read_opentdb(text: str, name: str, *, source: str = QuestionSource.OPENTDB) -> ReadResult:
     """OpenTDB's API reply (default encoding: HTML entities), ``{"response_code": 0, "results": [...]}``."""
     collected = _Collector(name)
     document, error = _load_json(text, name)
@@ -513,27 +510,6 @@ def write_questions(questions: Sequence[BankQuestion], file_format: str,
 # --- database -----------------------------------------------------------------------------------------
 
 
-def question_row(question: BankQuestion) -> dict[str, Any]:
-    """The ``questions`` row of a bank question (the same shape schema.bank.seed_questions writes)."""
-    return {
-        "external_id": question.external_id,
-        "content_hash": question.content_hash,
-        "text": question.text,
-        "qtype": "mc",
-        "answer": question.answer,
-        "options": [question.answer, *question.distractors],
-        "aliases": list(question.aliases),
-        "explanation": question.explanation,
-        "category": question.category,
-        "difficulty": question.difficulty,
-        "numeric_value": question.numeric_value,
-        "numeric_tolerance": question.numeric_tolerance,
-        "tf_true": question.tf_true,
-        "tf_false": question.tf_false,
-        "source": question.source,
-    }
-
-
 def from_row(row: Question) -> BankQuestion:
     """A stored question back in bank form, validated like a file item (:class:`BankError` if it fails)."""
     answer = str(row.answer)
@@ -569,17 +545,6 @@ def stored_hashes_and_ids(questions: Sequence[BankQuestion], chunk: int = 500) -
             if row.external_id is not None:
                 ids.add(row.external_id)
     return hashes, ids
-
-
-def insert_questions(database: pw.Database, questions: Sequence[BankQuestion], chunk: int = 500) -> int:
-    """Insert in one transaction, ignoring rows whose hash or id is taken meanwhile; return rows inserted."""
-    inserted = 0
-    rows = [question_row(q) for q in questions]
-    with database.atomic():
-        for start in range(0, len(rows), chunk):
-            part = rows[start : start + chunk]
-            inserted += Question.insert_many(part).on_conflict_ignore().as_rowcount().execute()
-    return inserted
 
 
 def export_rows(category: str | None = None) -> list[Question]:

@@ -85,3 +85,12 @@ class ExportState(enum.StrEnum):
 
 
 EXPORT_TARGETS: tuple[str, ...] = tuple(t.value for t in ExportTarget)
+
+
+class QuestionSource(enum.StrEnum):
+    """Where a stored question came from: the built-in bank, an imported file, Open Trivia DB, or DeepSeek."""
+
+    BANK = "bank"
+    IMPORT = "import"
+    OPENTDB = "opentdb"
+    DEEPSEEK = "deepseek"

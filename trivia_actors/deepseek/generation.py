@@ -22,12 +22,11 @@ from typing import Any
 import attrs
 import peewee as pw
 
-from schema.bank import MAX_EXPLANATION, BankError, BankQuestion, content_hash, parse_question
+from schema.bank import MAX_EXPLANATION, BankError, BankQuestion, content_hash, parse_question, question_row
 from schema.models import GameQuestion, GameSession, Question, TelegramUser
-from schema.vocabulary import DIFFICULTIES
 from trivia_actors.deepseek.prompting import data_block
+from trivia_actors.rules import DIFFICULTIES, QuestionSource
 
-SOURCE = "deepseek"
 MAX_TOPIC_CHARS = 80
 MAX_CATEGORY_CHARS = 40
 MAX_ALIASES = 5
@@ -160,7 +159,7 @@ def validate_item(item: Any, *, category: str, difficulty: str | None, where: st
         "explanation": explanation,
         "difficulty": given_difficulty,
     }
-    return parse_question(raw, category=category, where=where, source=SOURCE)
+    return parse_question(raw, category=category, where=where, source=QuestionSource.DEEPSEEK)
 
 
 def parse_generated(content: str, *, category: str, difficulty: str | None) -> GenerationBatch:
@@ -220,8 +219,8 @@ def stored_for_topic(subject: str, category: str, difficulty: str | None, count:
         .join(TelegramUser)
         .where(TelegramUser.subject == subject)
     )
-    query = Question.select(Question.id).where(Question.source == SOURCE, Question.category == category,
-                                               Question.id.not_in(seen))
+    query = Question.select(Question.id).where(Question.source == QuestionSource.DEEPSEEK,
+                                               Question.category == category, Question.id.not_in(seen))
     if difficulty:
         query = query.where(Question.difficulty == difficulty)
     return [row.id for row in query.order_by(pw.fn.Random()).limit(count)]
@@ -229,7 +228,8 @@ def stored_for_topic(subject: str, category: str, difficulty: str | None, count:
 
 def recent_texts(category: str, limit: int = MAX_AVOID) -> list[str]:
     """Texts of the latest generated questions of a topic, for the prompt's "avoid" list."""
-    query = (Question.select(Question.text).where(Question.source == SOURCE, Question.category == category)
+    query = (Question.select(Question.text)
+             .where(Question.source == QuestionSource.DEEPSEEK, Question.category == category)
              .order_by(Question.id.desc()).limit(limit))
     return [row.text for row in query]
 
@@ -241,23 +241,7 @@ def store_questions(questions: Sequence[BankQuestion]) -> list[int]:
     """
     if not questions:
         return []
-    rows = [
-        {
-            "external_id": q.external_id,
-            "content_hash": q.content_hash,
-            "text": q.text,
-            "qtype": "mc",
-            "answer": q.answer,
-            "options": [q.answer, *q.distractors],
-            "aliases": list(q.aliases),
-            "explanation": q.explanation,
-            "category": q.category,
-            "difficulty": q.difficulty,
-            "source": q.source,
-        }
-        for q in questions
-    ]
-    Question.insert_many(rows).on_conflict_ignore().as_rowcount().execute()
+    Question.insert_many([question_row(q) for q in questions]).on_conflict_ignore().as_rowcount().execute()
     hashes = [q.content_hash for q in questions]
     by_hash = {
         row.content_hash: row.id

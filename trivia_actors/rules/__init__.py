@@ -18,6 +18,7 @@ from schema.vocabulary import (
     ExportTarget,
     GameMode,
     GameStatus,
+    QuestionSource,
     QuestionType,
     RequestState,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "NextStep",
     "Phase",
     "QuestionRecord",
+    "QuestionSource",
     "QuestionType",
     "Refusal",
     "RequestState",
