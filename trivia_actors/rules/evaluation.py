@@ -42,8 +42,9 @@ class Evaluation:
     reason: str
 
 
-def evaluate(question: QuestionRecord, submit: AnswerSubmit) -> Evaluation:
-    """Judge an option pick by index and a typed answer with the local judge."""
+def evaluate(question: QuestionRecord, submit: AnswerSubmit, *, context: str = "a reply") -> Evaluation:
+    """Judge an option pick by index and a typed answer with the local judge (``context`` names the answer in
+    the judge's log if it fails)."""
     if submit.option is not None:
         if not 0 <= submit.option < len(question.options):
             return Evaluation(verdict="invalid", given=str(submit.option), judged_by="local", reason="no such option")
@@ -51,5 +52,6 @@ def evaluate(question: QuestionRecord, submit: AnswerSubmit) -> Evaluation:
         verdict = Verdict.CORRECT if submit.option == question.correct_option else Verdict.INCORRECT
         return Evaluation(verdict=verdict.value, given=picked, judged_by="local", reason="option")
     given = submit.text or ""
-    judgement = judge(given, question.answer, question.aliases, numeric_tolerance=question.numeric_tolerance)
+    judgement = judge(given, question.answer, question.aliases, numeric_tolerance=question.numeric_tolerance,
+                      context=context)
     return Evaluation(verdict=judgement.verdict.value, given=given, judged_by="local", reason=judgement.reason)

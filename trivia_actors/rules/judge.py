@@ -18,6 +18,7 @@ several candidates ("Paris, Rome or Madrid") is *scattershot* and incorrect even
 from __future__ import annotations
 
 import enum
+import logging
 import math
 import re
 import unicodedata
@@ -26,6 +27,8 @@ from collections.abc import Iterable, Sequence
 import attrs
 
 __all__ = ["Judgement", "Verdict", "judge", "normalise", "words_to_number"]
+
+logger = logging.getLogger(__name__)
 
 # Replies longer than this are refused before any edit distance is computed: nobody types an essay as an
 # answer, and it bounds the work done for hostile input (a 1 MB message costs one length check).
@@ -1064,14 +1067,17 @@ def _judge(given: str, answer: str, aliases: Sequence[str], tolerance: float) ->
 
 
 def judge(
-    given: str, answer: str, aliases: Sequence[str] = (), *, numeric_tolerance: float | None = None
+    given: str, answer: str, aliases: Sequence[str] = (), *, numeric_tolerance: float | None = None,
+    context: str = "a reply",
 ) -> Judgement:
     """Judge a typed reply against the answer and its aliases; never raises.
 
     ``numeric_tolerance`` applies when the answer is a number: a reply within it is correct, one a little
-    further off (10%, or 2 for a year) is close.
+    further off (10%, or 2 for a year) is close. A bug in the judge is logged with ``context`` (which reply:
+    the game and request ids in the worker) and the reply judged incorrect, reason "internal error".
     """
     try:
         return _judge(given, answer, aliases, _valid_tolerance(numeric_tolerance))
-    except Exception:  # noqa: BLE001 - a judge in a live game must answer, whatever the input
+    except Exception:  # a judge in a live game must answer, whatever the input; the bug must still be seen
+        logger.exception("judge: internal error judging %s; it is judged incorrect", context)
         return _incorrect("internal error")

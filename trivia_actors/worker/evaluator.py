@@ -126,7 +126,9 @@ class EvaluatorActor(DatabaseActor):
             self.drop_connection()
             message.completion.fail(f"database unavailable: {type(exc).__name__}", retryable=True)
             return
-        evaluation = evaluate(question, submit) if question is not None else None
+        command = message.command
+        evaluation = None if question is None else evaluate(
+            question, submit, context=f"game {command.game_id} request {command.request_id}")
         if question is not None and evaluation is not None and self._worth_asking(submit, evaluation):
             judged = self._ask_deepseek(message, question, evaluation)
             if judged is None:
