@@ -12,9 +12,10 @@ from collections.abc import Sequence
 
 from trivia_actors.deepseek.ports import ChatRequest
 from trivia_actors.deepseek.prompting import data_block
-from trivia_actors.rules import normalise
+from trivia_actors.rules import Verdict, normalise
 
-VERDICTS = frozenset({"correct", "incorrect"})
+# DeepSeek only says correct or incorrect: "close" is the local judge's, and DeepSeek is asked only about those.
+VERDICTS = frozenset({Verdict.CORRECT.value, Verdict.INCORRECT.value})
 MAX_JUDGED_CHARS = 300
 MAX_REASON_CHARS = 200
 

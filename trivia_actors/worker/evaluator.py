@@ -53,7 +53,7 @@ class _Waiting:
 def upgraded(local: Evaluation, judged: AnswerJudged) -> Evaluation:
     """The evaluation after DeepSeek's verdict: only a "close" answer judged "correct" changes (judged_by
     deepseek); an "incorrect" verdict or a failure leaves the local verdict standing."""
-    if judged.verdict == "correct" and local.verdict == Verdict.CLOSE.value:
+    if judged.verdict == Verdict.CORRECT.value and local.verdict == Verdict.CLOSE.value:
         return Evaluation(verdict=Verdict.CORRECT.value, given=local.given, judged_by="deepseek",
                           reason=judged.reason or "accepted by deepseek")
     return local
