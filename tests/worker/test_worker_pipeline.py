@@ -9,7 +9,7 @@ import pytest
 from schema.events import AnswerSubmit, Envelope, GameCreate, new_id
 from schema.models import Answer, GameSession, RequestStatus
 from tests.kafka_helpers import CommandWriter, TopicReader
-from trivia_actors.kafka import EventProducer, ensure_topics, make_producer
+from trivia_actors.kafka import CountInFlight, EventProducer, IsAssigned, ensure_topics, make_producer
 from trivia_actors.worker import WorkerRuntime
 
 
@@ -165,3 +165,16 @@ def test_group_game_first_correct_answer_wins(kafka, database):
     assert [(line.name, line.score > 0) for line in win.payload.scoreboard] == [("Cy", True), ("Bo", False)]
     late = answer("tg:1", "Ann", right)
     assert (late.type, late.payload.code) == ("request.failed", "question_closed")
+
+
+
+def test_the_bridge_answers_typed_queries_and_outlives_an_untyped_message(worker, kafka):
+    writer, results, _dlq = kafka
+    assert worker.bridge.ask("is_assigned", timeout=2) is None, "a bare string is no query any more"
+    assert worker.bridge.ask(IsAssigned(), timeout=2) is True
+    _game_id, questions = _create(writer, results, f"api:c1:{new_id()}", count=1)
+    assert len(questions) == 1, "the bridge still consumes after an unexpected message"
+    deadline = time.monotonic() + 10  # the effect is reported just after the result is acknowledged
+    while worker.bridge.ask(CountInFlight(), timeout=2) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert worker.bridge.ask(CountInFlight(), timeout=2) == 0, "the settled record is still counted in flight"
