@@ -15,13 +15,17 @@ stderr with its file and line. Valid items are imported even when others are inv
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+
+import peewee as pw
 
 from gateways.process import start_process
 from schema.bank import BankError, BankQuestion, category_titles, seed_questions
@@ -39,6 +43,7 @@ from schema.bank_io import (
 )
 from schema.db import bind_database, describe_target
 from schema.models import Question
+from trivia_actors.runtime import Settings
 
 logger = logging.getLogger(__name__)
 PROG = "trivia-bank"
@@ -74,6 +79,24 @@ def validate(paths: list[Path], file_format: str | None) -> int:
     return 1 if problems else 0
 
 
+@contextlib.contextmanager
+def _questions_database(settings: Settings) -> Iterator[pw.Database | None]:
+    """A connection to the database of DATABASE_URL, or None (said on stderr) when it has no questions table."""
+    database = bind_database(settings.database_url, max_connections=2)
+    try:
+        with database.connection_context():
+            if database.table_exists(Question._meta.table_name):
+                yield database
+            else:
+                _problem(f"{PROG}: {describe_target(settings.database_url)} has no questions table: "
+                         "run trivia-db-init first")
+                yield None
+    finally:
+        close_all = getattr(database, "close_all", None)
+        if close_all is not None:
+            close_all()
+
+
 def _import(path: Path, file_format: str | None, *, dry_run: bool) -> int:
     settings = start_process("bank")
     result: ReadResult = read_file(path, file_format)
@@ -91,34 +114,26 @@ def _import(path: Path, file_format: str | None, *, dry_run: bool) -> int:
                           "skipped": dict(sorted(skipped.items()))}))
         return 1 if result.problems else 0
     candidates: list[BankQuestion] = [entry.question for entry in split.kept]
-    database = bind_database(settings.database_url, max_connections=2)
-    try:
-        with database.connection_context():
-            if not database.table_exists(Question._meta.table_name):
-                _problem(f"{PROG}: {describe_target(settings.database_url)} has no questions table: "
-                         "run trivia-db-init first")
-                return 1
-            stored_hashes, stored_ids = stored_hashes_and_ids(candidates)
-            fresh: list[BankQuestion] = []
-            for question in candidates:
-                if question.content_hash in stored_hashes:
-                    duplicates += 1
-                elif question.external_id in stored_ids:
-                    skipped[SKIP_ID_IN_USE] += 1
-                    logger.warning("%s: id %s is used by a different stored question; not imported",
-                                   path.name, question.external_id)
-                else:
-                    fresh.append(question)
-            if dry_run:
-                imported = len(fresh)
+    with _questions_database(settings) as database:
+        if database is None:
+            return 1
+        stored_hashes, stored_ids = stored_hashes_and_ids(candidates)
+        fresh: list[BankQuestion] = []
+        for question in candidates:
+            if question.content_hash in stored_hashes:
+                duplicates += 1
+            elif question.external_id in stored_ids:
+                skipped[SKIP_ID_IN_USE] += 1
+                logger.warning("%s: id %s is used by a different stored question; not imported",
+                               path.name, question.external_id)
             else:
-                imported = seed_questions(database, fresh)
-                # Rows another importer stored between our check and our insert were ignored by the insert.
-                duplicates += len(fresh) - imported
-    finally:
-        close_all = getattr(database, "close_all", None)
-        if close_all is not None:
-            close_all()
+                fresh.append(question)
+        if dry_run:
+            imported = len(fresh)
+        else:
+            imported = seed_questions(database, fresh)
+            # Rows another importer stored between our check and our insert were ignored by the insert.
+            duplicates += len(fresh) - imported
     summary = {"read": result.read, "imported": imported, "duplicates": duplicates, "invalid": invalid,
                "skipped": dict(sorted(skipped.items()))}
     print(json.dumps(summary))
@@ -138,25 +153,17 @@ def _write_atomically(path: Path, text: str) -> None:
 
 def _export(file_format: str, category: str | None, out: Path | None) -> int:
     settings = start_process("bank")
-    database = bind_database(settings.database_url, max_connections=2)
     questions: list[BankQuestion] = []
     failed = 0
-    try:
-        with database.connection_context():
-            if not database.table_exists(Question._meta.table_name):
-                _problem(f"{PROG}: {describe_target(settings.database_url)} has no questions table: "
-                         "run trivia-db-init first")
-                return 1
-            for row in export_rows(category):
-                try:
-                    questions.append(from_row(row))
-                except BankError as exc:
-                    failed += 1
-                    _problem(f"{PROG}: not exported: {exc}")
-    finally:
-        close_all = getattr(database, "close_all", None)
-        if close_all is not None:
-            close_all()
+    with _questions_database(settings) as database:
+        if database is None:
+            return 1
+        for row in export_rows(category):
+            try:
+                questions.append(from_row(row))
+            except BankError as exc:
+                failed += 1
+                _problem(f"{PROG}: not exported: {exc}")
     if category and not questions and not failed:
         _problem(f"{PROG}: no stored questions in category {category!r}")
         return 1
