@@ -10,7 +10,7 @@ import pytest
 
 from schema import events as ev
 from schema.telebot_models import ChatSession, OutboundMessage
-from tests.telebot.dummies import DummyApi, DummyCommands, DummyCompletion, DummyOutbox
+from tests.session.dummies import DummyApi, DummyCommands, DummyCompletion, DummyOutbox
 from trivia_actors.session import (
     AnswerGiven,
     GameOptions,

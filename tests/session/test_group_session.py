@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from schema import events as ev
-from tests.telebot.dummies import DummyApi, DummyCommands, DummyCompletion, DummyOutbox
+from tests.session.dummies import DummyApi, DummyCommands, DummyCompletion, DummyOutbox
 from trivia_actors.session import (
     AnswerGiven,
     ChatSettings,

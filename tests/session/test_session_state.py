@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.telebot.dummies import DummyApi, DummyCommands, DummyOutbox
+from tests.session.dummies import DummyApi, DummyCommands, DummyOutbox
 from trivia_actors.rules import AnswerMode, CallKind, Difficulty, GameMode, Phase, QuestionType
 from trivia_actors.session import GameSessionActor, GetState, SessionState, SnapshotError
 

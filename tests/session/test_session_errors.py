@@ -9,7 +9,7 @@ import peewee as pw
 import pytest
 
 from schema import events as ev
-from tests.telebot.dummies import DummyApi, DummyOutbox, RaisingStore, RecordingCompletion
+from tests.session.dummies import DummyApi, DummyOutbox, RaisingStore, RecordingCompletion
 from trivia_actors.session import GameSessionActor, GetState, Player, ResultArrived, SessionState
 
 GAME_ID = "3f2b8c1e-0000-4000-8000-000000000001"

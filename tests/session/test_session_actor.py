@@ -7,7 +7,7 @@ import time
 import pytest
 
 from schema import events as ev
-from tests.telebot.dummies import DummyApi, DummyCommands, DummyCompletion, DummyOutbox
+from tests.session.dummies import DummyApi, DummyCommands, DummyCompletion, DummyOutbox
 from trivia_actors.session import (
     AnswerGiven,
     GameOptions,
