@@ -25,6 +25,16 @@ PACKAGES = ("gateways", "trivia_actors", "schema")
 SUBSYSTEMS = ("rules", "runtime", "kafka", "session", "worker", "deepseek", "exports")
 SETTINGS_MODULES = frozenset({"trivia_actors.runtime.settings"})
 ENVIRONMENT_READS = frozenset({"environ", "environb", "getenv", "getenvb"})
+# The map of docs/design-notes.md: the subsystems each subsystem may import (schema is open to all of them).
+MAY_IMPORT = {
+    "rules": frozenset(),
+    "runtime": frozenset(),
+    "kafka": frozenset({"runtime"}),
+    "session": frozenset({"rules", "runtime"}),
+    "worker": frozenset({"rules", "runtime", "kafka", "deepseek"}),
+    "deepseek": frozenset({"rules", "runtime"}),
+    "exports": frozenset({"rules", "runtime"}),
+}
 FORBIDDEN = {  # package -> the top-level packages it must not import
     "trivia_actors": ("gateways",),
     "schema": ("trivia_actors", "gateways"),
@@ -123,6 +133,22 @@ def direction_violations(module: Module) -> list[str]:
     top = module.name.split(".")[0]
     return [f"{module.name}:{imp.line} imports {imp.module}" for imp in imports(module)
             for forbidden in FORBIDDEN.get(top, ()) if _within(imp.module, forbidden)]
+
+
+def map_violations(module: Module) -> list[str]:
+    """Imports of one subsystem by another that the map does not allow."""
+    parts = module.name.split(".")
+    if parts[0] != "trivia_actors" or len(parts) < 2 or parts[1] not in MAY_IMPORT:
+        return []
+    own = parts[1]
+    problems = []
+    for imp in imports(module):
+        target = imp.module.split(".")
+        if target[0] == "trivia_actors" and len(target) > 1 and target[1] != own \
+                and target[1] not in MAY_IMPORT[own]:
+            problems.append(f"{module.name}:{imp.line} imports {imp.module} ({own} may import: "
+                            f"{', '.join(sorted(MAY_IMPORT[own])) or 'no other subsystem'})")
+    return problems
 
 
 def facade_violations(module: Module, exported: dict[str, set[str]]) -> list[str]:
@@ -240,6 +266,22 @@ def test_the_subsystem_packages_exist_each_with_a_facade(modules: list[Module]) 
 def test_imports_point_one_way(modules: list[Module]) -> None:
     problems = [problem for module in modules for problem in direction_violations(module)]
     assert not problems, "gateways -> trivia_actors -> schema only:\n" + "\n".join(problems)
+
+
+def test_each_subsystem_imports_only_what_the_map_allows(modules: list[Module]) -> None:
+    problems = [problem for module in modules for problem in map_violations(module)]
+    assert not problems, "against the map in docs/design-notes.md:\n" + "\n".join(problems)
+
+
+def test_checker_reports_a_subsystem_import_the_map_does_not_allow() -> None:
+    session = Module("trivia_actors.session.fake", "from trivia_actors.kafka import Completion\n"
+                                                   "from trivia_actors.rules import Phase\nimport schema.db\n")
+    assert map_violations(session) == [
+        "trivia_actors.session.fake:1 imports trivia_actors.kafka (session may import: rules, runtime)"]
+    rules = Module("trivia_actors.rules.fake", "def f():\n    from trivia_actors.worker import GameStore\n")
+    assert map_violations(rules) == [
+        "trivia_actors.rules.fake:2 imports trivia_actors.worker (rules may import: no other subsystem)"]
+    assert map_violations(Module("gateways.fake", "from trivia_actors.worker import GameStore\n")) == []
 
 
 def test_other_packages_import_a_subsystem_only_through_its_facade(modules: list[Module],
