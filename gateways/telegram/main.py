@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pykka
 import uvicorn
+from kafka.errors import KafkaError
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder
 
@@ -88,6 +89,11 @@ async def run(settings: Settings) -> int:
     except DatabaseUnavailable as exc:
         logger.error("%s", exc)
         return 1
+    try:  # before any actor starts: a broker restarting as the bot starts delays it, it does not stop it
+        producer = await asyncio.to_thread(EventProducer.connect, settings, wait_s=settings.db_init_timeout_s)
+    except KafkaError as exc:
+        logger.error("broker unreachable at %s: %s", settings.kafka_bootstrap_servers, type(exc).__name__)
+        return 1
     application = build_application(settings)
     await application.initialize()
     store = SessionStoreActor.start(database)
@@ -107,7 +113,6 @@ async def run(settings: Settings) -> int:
     outbox.message_ids.update(await _ask(store, ("message_ids", sorted({op.chat_id for op in pending}))))
     outbox.deliver(pending)
     api = HttpGameApi(settings.api_url, service_token(settings))
-    producer = EventProducer.connect(settings)
     commands = KafkaCommandSink(producer, settings.topic("commands"))
     manager = SessionManagerActor.start(outbox=outbox, api=api, commands=commands, store=store)
     manager_ref.append(manager)
@@ -186,7 +191,12 @@ def main() -> int:
     except SettingsError as exc:
         print(f"telebot: configuration error: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(run(settings))
+    try:
+        return asyncio.run(run(settings))
+    finally:
+        # Actor threads are not daemons: after a start that failed half-way they would keep alive a process that
+        # never polls Telegram, and a supervisor only restarts a process that exits.
+        pykka.ActorRegistry.stop_all(timeout=10)
 
 
 if __name__ == "__main__":
