@@ -57,6 +57,9 @@ logger = logging.getLogger(__name__)
 
 # An accepted call with no result after this long is made again (same key): the API then produces it again.
 RESULT_WATCHDOG_S = 20.0
+# Refusals that mean "not now" (the API unreachable, busy, or its broker or database down): the player is asked to
+# send the command again, not told the API's reason (written for API clients).
+RETRY_LATER_STATUSES = frozenset({0, 429, 502, 503, 504})
 
 
 @attrs.define
@@ -470,7 +473,10 @@ class GameSessionActor(pykka.ThreadingActor):
         self._log("API refused %s: %s %s", message.kind, message.status, message.code)
         self.state.pending_calls.pop(message.key, None)
         if message.kind == "game.create":
-            self._send("start-failed", texts.render("start_failed", reason=message.message))
+            # Keyed by the /play (the ledger sends a key once per chat): a later refused /play is answered too.
+            text = texts.render("start_busy") if message.status in RETRY_LATER_STATUSES else texts.render(
+                "start_failed", reason=message.message)
+            self._send(f"start-failed:{message.key}", text)
             self._end()
         elif message.kind == "answer.submit" and self.state.phase == "judging":
             self.state.phase = "asking"
@@ -628,7 +634,7 @@ class GameSessionActor(pykka.ThreadingActor):
     def _request_failed(self, payload: RequestFailed) -> None:
         state = self.state
         if state.phase == "creating":
-            self._send("start-failed", texts.render("start_failed", reason=payload.message))
+            self._send(f"start-failed:{self._event_tag}", texts.render("start_failed", reason=payload.message))
             self._end()
         elif state.phase == "judging" and payload.question_no == state.current_no and not state.is_group:
             state.phase = "asking"
