@@ -43,6 +43,16 @@ def ds_settings(settings, llmock):
 
 @pytest.fixture
 def kafka(ds_settings, database):
+    yield from _worker(ds_settings, database)
+
+
+@pytest.fixture
+def kafka_held(ds_settings, database, held_deepseek):
+    """As ``kafka``, with DeepSeek answering only once the test releases it."""
+    yield from _worker(attrs.evolve(ds_settings, deepseek_base_url=held_deepseek.base_url()), database)
+
+
+def _worker(ds_settings, database):
     ensure_topics(ds_settings)
     runtime = WorkerRuntime(ds_settings, database, EventProducer(make_producer(ds_settings)), evaluators=2,
                             deepseek_client_factory=client_factory(ds_settings), deepseek_tuning=TUNING)
@@ -200,12 +210,16 @@ def test_a_topic_game_gets_generated_questions_stored_and_reused(kafka, database
     assert len(chat_requests(llmock)) == 2
 
 
-def test_slow_generation_falls_back_to_the_bank_and_is_kept_for_later(kafka, database, llmock):
-    writer, results = kafka
+def test_slow_generation_falls_back_to_the_bank_and_is_kept_for_later(kafka_held, database, llmock,
+                                                                       held_deepseek):
+    writer, results = kafka_held
     tag = uuid.uuid4().hex[:8]
-    llmock.delay(4.5)  # longer than the 3 s generation deadline
     llmock.reply(generation_json(question_item(1, topic=tag), question_item(2, topic=tag)))
+    # DeepSeek holds its reply until released below, after the game was created: past the 3 s generation
+    # deadline whatever the machine's speed (a fixed 4.5 s delay could come back first on a loaded one).
     game_id, created = _create(writer, results, f"api:c1:{new_id()}", count=2, topic=f"Slow {tag}")
+    assert held_deepseek.arrived.wait(timeout=20), "the questions were asked of DeepSeek"
+    held_deepseek.release()
     assert len(created.payload.questions) == 2
     with database.connection_context():
         sources = {gq.question.source for gq in GameQuestion.select().where(GameQuestion.game == game_id)}
