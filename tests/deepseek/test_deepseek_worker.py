@@ -13,6 +13,7 @@ import uuid
 
 import attrs
 import pytest
+from prometheus_client import REGISTRY
 
 from gateways.deepseek_client import client_factory
 from schema.bank import content_hash
@@ -150,14 +151,26 @@ def test_an_injection_answer_is_judged_on_its_content(kafka, database, llmock):
         assert Answer.get(Answer.game == game_id).verdict == "incorrect"
 
 
-def test_answers_of_a_game_keep_their_order_while_deepseek_thinks(kafka, database, llmock):
-    writer, results = kafka
-    llmock.delay(1.5)
+def _consumed_by_worker() -> float:
+    return REGISTRY.get_sample_value("trivia_records_consumed_total", {"consumer": "worker"}) or 0.0
+
+
+def test_answers_of_a_game_keep_their_order_while_deepseek_thinks(kafka_held, database, llmock, held_deepseek):
+    writer, results = kafka_held
     llmock.reply(verdict_json("correct"), times=None)
     subject = f"api:c1:{new_id()}"
     game_id, _created = _create(writer, results, subject, count=2, category=_composer_questions(database, 2))
     typed = _answer(writer, game_id, subject, 0, text="Tchaikovsky")
+    # DeepSeek thinks until the worker holds the later answer too (events, not a 1.5 s delay that had to be
+    # long enough for the later answer and shorter than the 4 s judge deadline).
+    assert held_deepseek.arrived.wait(timeout=20), "the typed answer went to DeepSeek"
+    consumed = _consumed_by_worker()
     picked = _answer(writer, game_id, subject, 0, option=0)  # a later answer to the same question
+    deadline = time.monotonic() + 20
+    while _consumed_by_worker() <= consumed:
+        assert time.monotonic() < deadline, "the worker never took the later answer"
+        time.sleep(0.02)
+    held_deepseek.release()
     first = _result(results, typed.request_id)
     second = _result(results, picked.request_id)
     assert (first.type, first.payload.verdict, first.payload.next_question_no) == ("answer.evaluated", "correct", 1)
