@@ -12,6 +12,7 @@ import requests
 
 from gateways.local_broker import free_port
 from schema.models import Answer, GameSession, RequestStatus
+from schema.telebot_models import OutboundMessage
 from tests.chaos.tcp_proxy import TcpProxy
 from tests.e2e.telegram_fixtures import telegram, telegram_webhook, telegram_without_bot  # noqa: F401 - the fixtures
 
@@ -30,6 +31,20 @@ def _answer(client, chat, after_seq, no, total, option=0, timeout=40):
 def _reveal(client, chat, question, timeout=40):
     return client.wait_for(chat, lambda m: m["kind"] == "edit" and m["message_id"] == question["message_id"],
                            timeout=timeout, after_seq=question["seq"])
+
+
+def _wait_until_marked_sent(platform_db, chat, timeout=30.0):
+    """Until the telebot's ledger marks every call to ``chat`` sent: the moment a SIGKILL can no longer make it
+    send one again (a fixed 0.5 s pause assumed the mark always lands that fast)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with platform_db.connection_context():
+            unmarked = OutboundMessage.select().where(OutboundMessage.chat_id == chat,
+                                                      OutboundMessage.status != "sent").count()
+        if not unmarked:
+            return
+        assert time.monotonic() < deadline, f"{unmarked} calls to chat {chat} never marked sent"
+        time.sleep(0.05)
 
 
 def _wait_for_log(stack, name, text, timeout=60.0):
@@ -86,7 +101,7 @@ def test_sigkill_mid_game_then_restart_finishes_with_each_message_once(telegram,
     first = client.wait_for(chat, lambda m: m["kind"] == "message" and m.get("buttons"), timeout=40)
     # The player reads the question; the bot dies while waiting for the answer. (Killed within milliseconds of a
     # send, before the ledger records it, the message could be sent again: Telegram has no idempotency key.)
-    time.sleep(0.5)
+    _wait_until_marked_sent(platform_db, chat)
     assert stack.stop("telebot", signal.SIGKILL) != 0
     stack.start("telebot2", "gateways.telegram.main")
     client.click(chat, chat, first["message_id"], first["buttons"][0][0]["callback_data"])
@@ -112,7 +127,7 @@ def test_sigkill_between_an_answer_and_its_result(telegram, platform_db):  # noq
     chat = client.create_user("Lou")["id"]
     client.send_text(chat, "/play music 2")
     first = client.wait_for(chat, lambda m: m["kind"] == "message" and m.get("buttons"), timeout=40)
-    time.sleep(0.5)
+    _wait_until_marked_sent(platform_db, chat)
     # Hold the result back: no worker while the answer is in flight.
     assert stack.stop("worker", signal.SIGTERM) == 0
     client.click(chat, chat, first["message_id"], first["buttons"][1][0]["callback_data"])
@@ -125,6 +140,7 @@ def test_sigkill_between_an_answer_and_its_result(telegram, platform_db):  # noq
         time.sleep(0.1)
     else:
         raise AssertionError("the answer never reached the API")
+    _wait_until_marked_sent(platform_db, chat)
     assert stack.stop("telebot", signal.SIGKILL) != 0
     stack.start("worker2", "gateways.worker")
     stack.start("telebot2", "gateways.telegram.main")
