@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pykka
 import uvicorn
+from kafka.errors import KafkaError
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder
 
@@ -104,11 +105,12 @@ async def start(settings: Settings, shutdown: Shutdown) -> None:
     database = bind_database(settings.database_url, max_connections=8)
     await asyncio.to_thread(wait_for_database, database, settings.database_url,
                             timeout_s=settings.db_init_timeout_s)
+    # Before any actor starts: a broker restarting as the bot starts delays it, it does not stop it.
+    producer = await asyncio.to_thread(EventProducer.connect, settings, wait_s=settings.db_init_timeout_s)
+    shutdown.push("the event producer", lambda: asyncio.to_thread(producer.close))
     application = build_application(settings)
     await application.initialize()
     shutdown.push("the Telegram application", application.shutdown)
-    producer = await asyncio.to_thread(EventProducer.connect, settings)
-    shutdown.push("the event producer", lambda: asyncio.to_thread(producer.close))
     store = SessionStoreActor.start(database)
     shutdown.push("the session store", _stopping(store))
     await _confirm(store, "the session store")
@@ -206,6 +208,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> int:
             await start(settings, shutdown)
         except DatabaseUnavailable as exc:
             logger.error("%s", exc)
+            return 1
+        except KafkaError as exc:
+            logger.error("broker unreachable at %s: %s", settings.kafka_bootstrap_servers, type(exc).__name__)
             return 1
         except StartFailed as exc:
             logger.error("telebot did not start: %s", exc)

@@ -212,9 +212,23 @@ class ChaosEnvironment:
         self.stack.start(self._name("api"), "gateways.api.main")
         self.stack.wait_http(f"{self.api_url}/readyz", timeout_s=90)
 
-    def start_telebot(self) -> None:
+    def start_telebot(self, *, wait_s: float = 90.0) -> None:
+        """Start the telebot and wait until it polls Telegram and holds its results partitions, as the worker
+        waits for its assignment: a fault is meant to strike a running platform, not one still starting (on a
+        slow machine the first strike came before the telebot had even reached the broker)."""
         assert self.stack is not None
-        self.stack.start(self._name("telebot"), "gateways.telegram.main")
+        name = self._name("telebot")
+        process = self.stack.start(name, "gateways.telegram.main")
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline and process.poll() is None:
+            log = self.stack.log(name)
+            if "telebot polling" in log and "telebot: assigned" in log:
+                return
+            time.sleep(0.2)
+        if process.poll() is None:
+            logger.warning("%s not polling with its partitions assigned within %gs", name, wait_s)
+        else:
+            logger.info("%s exited (code %s) before it was ready", name, process.poll())
 
     def kill(self, role: str, sig: int = signal.SIGKILL) -> None:
         """Kill the live ``role`` process (it may have died already, e.g. at a failpoint)."""

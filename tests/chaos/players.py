@@ -23,6 +23,7 @@ from trivia_actors.rules import Verdict, judge
 RETRYABLE = {502, 503, 504}
 THINK_S = (0.2, 0.6)  # seconds a player takes to answer
 RESEND_PENDING_S = 15.0  # a request pending this long is sent again with its key (docs/api.md)
+TRY_AGAIN = "again in a minute"  # the bot could not start the game now (a dependency down) and says so
 SETTLED = {"done", "failed"}
 
 
@@ -54,6 +55,7 @@ class TelegramGame:
     chat_id: int
     question_count: int
     clicks: int = 0
+    replays: int = 0  # /play sent again after the bot asked to try again
     finished: bool = False
     error: str | None = None
 
@@ -215,9 +217,25 @@ class TelegramPlayer:
             record.error = str(exc).splitlines()[0][:300]
         return record
 
+    def _start(self, record: TelegramGame) -> None:
+        """Send /play until the first question comes: told to try again, a patient player does (sooner here)."""
+        chat, first = record.chat_id, f"Question 1/{record.question_count}"
+        deadline = time.monotonic() + self.patience_s
+        seq = 0
+        while True:
+            self._retry(lambda: self.standin.send_text(chat, f"/play {record.question_count}"))
+            reply = self.standin.wait_for(
+                chat, lambda m: m["kind"] == "message" and any(t in (m.get("text") or "") for t in (first, TRY_AGAIN)),
+                timeout=max(deadline - time.monotonic(), 0.0), after_seq=seq)
+            if TRY_AGAIN not in (reply.get("text") or ""):
+                return
+            record.replays += 1
+            seq = reply["seq"]
+            time.sleep(self.rng.uniform(1.0, 3.0))  # the player's pause before trying again, not a wait for an event
+
     def _play(self, record: TelegramGame) -> None:
         chat = record.chat_id
-        self._retry(lambda: self.standin.send_text(chat, f"/play {record.question_count}"))
+        self._start(record)
         seq = 0
         for no in range(1, record.question_count + 1):
             question = self.standin.wait_for(

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import queue
+import threading
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pykka
 import pytest
+import requests
 
 from gateways.deepseek_client import DeepSeekClient
 from trivia_actors.deepseek import DeepSeekPool, DeepSeekTuning, RetryPolicy
@@ -94,3 +97,63 @@ def make_pool(llmock) -> Iterator[Callable[..., DeepSeekPool]]:
     yield make
     for pool in pools:
         pool.stop()
+
+
+class HeldDeepSeek:
+    """llmock behind a gate: every request reaches llmock only once the test calls :meth:`release`, so a reply
+    is "slow" (later than a deadline) because the test says so, not because a sleep outlasted the machine."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.arrived = threading.Event()  # a request is being held
+        self._open = threading.Event()
+        held = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                held.arrived.set()
+                held._open.wait()
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in {"host", "content-length"}}
+                reply = requests.post(held.upstream + self.path, data=body, headers=headers, timeout=30)
+                self.send_response(reply.status_code)
+                for name, value in reply.headers.items():
+                    if name.lower() not in {"content-length", "content-encoding", "transfer-encoding", "connection"}:
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply.content)))
+                self.end_headers()
+                self.wfile.write(reply.content)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="held-deepseek", daemon=True)
+
+    def base_url(self) -> str:
+        """The OpenAI-compatible base URL (as ``llmock.base_url("openai")``)."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def release(self) -> None:
+        """Let every held request (and every later one) through to llmock."""
+        self._open.set()
+
+    def start(self) -> HeldDeepSeek:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.release()
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def held_deepseek(llmock) -> Iterator[HeldDeepSeek]:
+    """llmock, answering only once the test releases it."""
+    held = HeldDeepSeek(llmock.url).start()
+    yield held
+    held.stop()

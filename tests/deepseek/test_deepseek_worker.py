@@ -13,6 +13,7 @@ import uuid
 
 import attrs
 import pytest
+from prometheus_client import REGISTRY
 
 from gateways.deepseek_client import client_factory
 from schema.bank import content_hash
@@ -43,6 +44,16 @@ def ds_settings(settings, llmock):
 
 @pytest.fixture
 def kafka(ds_settings, database):
+    yield from _worker(ds_settings, database)
+
+
+@pytest.fixture
+def kafka_held(ds_settings, database, held_deepseek):
+    """As ``kafka``, with DeepSeek answering only once the test releases it."""
+    yield from _worker(attrs.evolve(ds_settings, deepseek_base_url=held_deepseek.base_url()), database)
+
+
+def _worker(ds_settings, database):
     ensure_topics(ds_settings)
     runtime = WorkerRuntime(ds_settings, database, EventProducer(make_producer(ds_settings)), evaluators=2,
                             deepseek_client_factory=client_factory(ds_settings), deepseek_tuning=TUNING)
@@ -140,14 +151,26 @@ def test_an_injection_answer_is_judged_on_its_content(kafka, database, llmock):
         assert Answer.get(Answer.game == game_id).verdict == "incorrect"
 
 
-def test_answers_of_a_game_keep_their_order_while_deepseek_thinks(kafka, database, llmock):
-    writer, results = kafka
-    llmock.delay(1.5)
+def _consumed_by_worker() -> float:
+    return REGISTRY.get_sample_value("trivia_records_consumed_total", {"consumer": "worker"}) or 0.0
+
+
+def test_answers_of_a_game_keep_their_order_while_deepseek_thinks(kafka_held, database, llmock, held_deepseek):
+    writer, results = kafka_held
     llmock.reply(verdict_json("correct"), times=None)
     subject = f"api:c1:{new_id()}"
     game_id, _created = _create(writer, results, subject, count=2, category=_composer_questions(database, 2))
     typed = _answer(writer, game_id, subject, 0, text="Tchaikovsky")
+    # DeepSeek thinks until the worker holds the later answer too (events, not a 1.5 s delay that had to be
+    # long enough for the later answer and shorter than the 4 s judge deadline).
+    assert held_deepseek.arrived.wait(timeout=20), "the typed answer went to DeepSeek"
+    consumed = _consumed_by_worker()
     picked = _answer(writer, game_id, subject, 0, option=0)  # a later answer to the same question
+    deadline = time.monotonic() + 20
+    while _consumed_by_worker() <= consumed:
+        assert time.monotonic() < deadline, "the worker never took the later answer"
+        time.sleep(0.02)
+    held_deepseek.release()
     first = _result(results, typed.request_id)
     second = _result(results, picked.request_id)
     assert (first.type, first.payload.verdict, first.payload.next_question_no) == ("answer.evaluated", "correct", 1)
@@ -200,12 +223,16 @@ def test_a_topic_game_gets_generated_questions_stored_and_reused(kafka, database
     assert len(chat_requests(llmock)) == 2
 
 
-def test_slow_generation_falls_back_to_the_bank_and_is_kept_for_later(kafka, database, llmock):
-    writer, results = kafka
+def test_slow_generation_falls_back_to_the_bank_and_is_kept_for_later(kafka_held, database, llmock,
+                                                                       held_deepseek):
+    writer, results = kafka_held
     tag = uuid.uuid4().hex[:8]
-    llmock.delay(4.5)  # longer than the 3 s generation deadline
     llmock.reply(generation_json(question_item(1, topic=tag), question_item(2, topic=tag)))
+    # DeepSeek holds its reply until released below, after the game was created: past the 3 s generation
+    # deadline whatever the machine's speed (a fixed 4.5 s delay could come back first on a loaded one).
     game_id, created = _create(writer, results, f"api:c1:{new_id()}", count=2, topic=f"Slow {tag}")
+    assert held_deepseek.arrived.wait(timeout=20), "the questions were asked of DeepSeek"
+    held_deepseek.release()
     assert len(created.payload.questions) == 2
     with database.connection_context():
         sources = {gq.question.source for gq in GameQuestion.select().where(GameQuestion.game == game_id)}

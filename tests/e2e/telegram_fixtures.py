@@ -11,8 +11,8 @@ from tests.stack import ProcessStack
 WEBHOOK_SECRET = "hook-secret-0123456789"
 
 
-def _start(stack: ProcessStack, e2e_env: dict[str, str], port: int, *standin_args: str) -> None:
-    """Stand-in, db-init, worker, api (ready), then the telebot."""
+def _start(stack: ProcessStack, e2e_env: dict[str, str], port: int, *standin_args: str, telebot: bool = True) -> None:
+    """Stand-in, db-init, worker, api (ready), then the telebot (unless the test starts its own)."""
     stack.start("standin", "gateways.telegram_standin", "--port", str(port), *standin_args)
     stack.wait_http(f"http://127.0.0.1:{port}/_standin/health")
     init = stack.run("db-init", "gateways.db_init")
@@ -20,7 +20,8 @@ def _start(stack: ProcessStack, e2e_env: dict[str, str], port: int, *standin_arg
     stack.start("worker", "gateways.worker")
     stack.start("api", "gateways.api.main")
     stack.wait_http(f"{e2e_env['API_URL']}/readyz")
-    stack.start("telebot", "gateways.telegram.main")
+    if telebot:
+        stack.start("telebot", "gateways.telegram.main")
 
 
 @pytest.fixture
@@ -32,6 +33,21 @@ def telegram(e2e_env, tmp_path):
     client = StandinClient(f"http://127.0.0.1:{port}")
     try:
         _start(stack, e2e_env, port, "--flood-limits")
+        yield stack, client
+    finally:
+        client.close()
+        stack.stop_all()
+
+
+@pytest.fixture
+def telegram_without_bot(e2e_env, tmp_path):
+    """As ``telegram``, but the test starts the telebot itself; yields (stack, stand-in client)."""
+    port = free_port()
+    e2e_env.update({"TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{port}/bot", "QUESTION_TIME_LIMIT": "30"})
+    stack = ProcessStack(e2e_env, tmp_path)
+    client = StandinClient(f"http://127.0.0.1:{port}")
+    try:
+        _start(stack, e2e_env, port, "--flood-limits", telebot=False)
         yield stack, client
     finally:
         client.close()

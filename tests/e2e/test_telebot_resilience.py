@@ -4,13 +4,17 @@ limits, webhook mode. Every message is checked from the user's side, in the stan
 from __future__ import annotations
 
 import signal
+import subprocess
 import threading
 import time
 
 import requests
 
+from gateways.local_broker import free_port
 from schema.models import Answer, GameSession, RequestStatus
-from tests.e2e.telegram_fixtures import telegram, telegram_webhook  # noqa: F401 - the fixtures
+from schema.telebot_models import OutboundMessage
+from tests.chaos.tcp_proxy import TcpProxy
+from tests.e2e.telegram_fixtures import telegram, telegram_webhook, telegram_without_bot  # noqa: F401 - the fixtures
 
 
 def _bot_messages(client, chat):
@@ -29,6 +33,67 @@ def _reveal(client, chat, question, timeout=40):
                            timeout=timeout, after_seq=question["seq"])
 
 
+def _wait_until_marked_sent(platform_db, chat, timeout=30.0):
+    """Until the telebot's ledger marks every call to ``chat`` sent: the moment a SIGKILL can no longer make it
+    send one again (a fixed 0.5 s pause assumed the mark always lands that fast)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with platform_db.connection_context():
+            unmarked = OutboundMessage.select().where(OutboundMessage.chat_id == chat,
+                                                      OutboundMessage.status != "sent").count()
+        if not unmarked:
+            return
+        assert time.monotonic() < deadline, f"{unmarked} calls to chat {chat} never marked sent"
+        time.sleep(0.05)
+
+
+def _wait_for_log(stack, name, text, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while text not in stack.log(name):
+        process = stack.processes[name]
+        if process.poll() is not None:
+            raise AssertionError(f"{name} exited with {process.returncode}:\n{stack.log(name)[-3000:]}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} never logged {text!r} within {timeout:g}s:\n{stack.log(name)[-3000:]}")
+        time.sleep(0.1)
+
+
+def test_a_play_sent_while_the_telebot_cannot_reach_the_broker_becomes_a_game(telegram_without_bot, broker,  # noqa: F811
+                                                                             platform_db):
+    stack, client = telegram_without_bot
+    # The telebot reaches the broker through a proxy that is not listening yet: a broker restarting as the bot
+    # starts. (Kafka clients bootstrap there, then use the broker's advertised address.)
+    path = TcpProxy((broker.host, broker.port))
+    try:
+        stack.start("telebot", "gateways.telegram.main", env={"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{path.port}"})
+        # kafka-python gave up one bootstrap: the telebot used to die here, half started, and hang (never polling).
+        _wait_for_log(stack, "telebot", "Unable to bootstrap")
+        chat = client.create_user("Noor")["id"]
+        client.send_text(chat, "/play 1")
+        path.start()
+        question = _answer(client, chat, 0, 1, 1, timeout=60)
+        seq = _reveal(client, chat, question)["seq"]
+        client.wait_for(chat, lambda m: "Game over" in (m.get("text") or ""), timeout=40, after_seq=seq)
+    finally:
+        path.stop()
+    with platform_db.connection_context():
+        games = list(GameSession.select().where(GameSession.chat_id == chat))
+        assert [g.status for g in games] == ["finished"], "the /play became exactly one game, played to the end"
+        assert Answer.select().where(Answer.game == games[0].id).count() == 1
+
+
+def test_a_telebot_that_never_reaches_the_broker_exits_for_its_supervisor(telegram_without_bot):  # noqa: F811
+    stack, _client = telegram_without_bot
+    process = stack.start("telebot", "gateways.telegram.main",  # a port nothing listens on: connections refused
+                          env={"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}", "DB_INIT_TIMEOUT": "3"})
+    try:
+        code = process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"the telebot hangs instead of exiting:\n{stack.log('telebot')[-3000:]}") from None
+    assert code == 1, stack.log("telebot")[-3000:]
+    assert "broker unreachable at" in stack.log("telebot")
+
+
 def test_sigkill_mid_game_then_restart_finishes_with_each_message_once(telegram, platform_db):  # noqa: F811
     stack, client = telegram
     chat = client.create_user("Kai")["id"]
@@ -36,7 +101,7 @@ def test_sigkill_mid_game_then_restart_finishes_with_each_message_once(telegram,
     first = client.wait_for(chat, lambda m: m["kind"] == "message" and m.get("buttons"), timeout=40)
     # The player reads the question; the bot dies while waiting for the answer. (Killed within milliseconds of a
     # send, before the ledger records it, the message could be sent again: Telegram has no idempotency key.)
-    time.sleep(0.5)
+    _wait_until_marked_sent(platform_db, chat)
     assert stack.stop("telebot", signal.SIGKILL) != 0
     stack.start("telebot2", "gateways.telegram.main")
     client.click(chat, chat, first["message_id"], first["buttons"][0][0]["callback_data"])
@@ -62,7 +127,7 @@ def test_sigkill_between_an_answer_and_its_result(telegram, platform_db):  # noq
     chat = client.create_user("Lou")["id"]
     client.send_text(chat, "/play music 2")
     first = client.wait_for(chat, lambda m: m["kind"] == "message" and m.get("buttons"), timeout=40)
-    time.sleep(0.5)
+    _wait_until_marked_sent(platform_db, chat)
     # Hold the result back: no worker while the answer is in flight.
     assert stack.stop("worker", signal.SIGTERM) == 0
     client.click(chat, chat, first["message_id"], first["buttons"][1][0]["callback_data"])
@@ -75,6 +140,7 @@ def test_sigkill_between_an_answer_and_its_result(telegram, platform_db):  # noq
         time.sleep(0.1)
     else:
         raise AssertionError("the answer never reached the API")
+    _wait_until_marked_sent(platform_db, chat)
     assert stack.stop("telebot", signal.SIGKILL) != 0
     stack.start("worker2", "gateways.worker")
     stack.start("telebot2", "gateways.telegram.main")

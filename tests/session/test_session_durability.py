@@ -13,6 +13,7 @@ from schema.telebot_models import ChatSession, OutboundMessage
 from tests.session.dummies import DummyApi, DummyCommands, DummyCompletion, DummyOutbox
 from trivia_actors.session import (
     AnswerGiven,
+    ApiRefused,
     GameOptions,
     ListChats,
     LoadPending,
@@ -87,6 +88,41 @@ def test_restart_restores_the_game_and_resends_only_unsent_calls(store, database
     manager2.ask(ListChats())
     assert outbox2.calls == []
     manager2.stop()
+
+
+class RefusingApi(DummyApi):
+    """Refuses each game creation with the next of ``statuses``, as the API client reports it after its retries."""
+
+    def __init__(self, game_id: str, statuses: list[int]) -> None:
+        super().__init__(game_id)
+        self.statuses = statuses
+
+    def create_game(self, *, reply_to, **kwargs) -> None:
+        self.calls.append(("create_game", kwargs))
+        status = self.statuses.pop(0)
+        code, message = (("broker_unavailable", "the message broker is unavailable; retry with the same "
+                          "Idempotency-Key") if status == 503 else ("invalid", "category: unknown"))
+        reply_to.tell(ApiRefused(kind="game.create", status=status, code=code, message=message,
+                                 key=kwargs["idempotency_key"]))
+
+
+def test_every_refused_play_is_answered_and_a_passing_outage_asks_to_try_again(store, database):
+    chat_id = int(uuid.uuid4().int % 10**9)
+    player = Player(telegram_id=chat_id, name="Ola")
+    outbox = DummyOutbox()
+    manager = SessionManagerActor.start(outbox=outbox, api=RefusingApi(str(uuid.uuid4()), [503, 503, 422]),
+                                        commands=DummyCommands(), store=store)
+    try:
+        for n, update_id in enumerate((21, 22, 23)):
+            manager.tell(StartGame(chat_id=chat_id, player=player, category=None, question_count=2,
+                                   update_id=update_id))
+            outbox.wait_for(2 * (n + 1))  # "Preparing", then the refusal: the session has ended
+    finally:
+        manager.stop()
+    texts = [call[3] for call in outbox.calls]
+    busy = "😕 Could not start a game: the game service is busy right now. Please send /play again in a minute."
+    assert texts[1::2] == [busy, busy, "😕 Could not start a game: category: unknown"], (
+        "each refused /play gets its own answer; a passing outage asks to try again")
 
 
 def test_idle_sessions_are_passivated_and_woken_by_the_next_update(store, database):

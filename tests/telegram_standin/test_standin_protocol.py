@@ -335,7 +335,10 @@ def test_module_entry_point_serves_and_stops_promptly() -> None:
         poll = threading.Thread(target=requests.get, args=(f"{url}/bot1:t/getUpdates?timeout=30",),
                                 kwargs={"timeout": 40}, daemon=True)
         poll.start()
-        time.sleep(0.3)
+        deadline = time.monotonic() + 10
+        while StandinClient(url).stats()["methods"].get("getUpdates") != 1:  # until the long poll is open
+            assert time.monotonic() < deadline, "the long poll never reached the stand-in"
+            time.sleep(0.01)
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
         # uvicorn re-raises the signal after its clean shutdown, so the exit status is "killed by SIGTERM".

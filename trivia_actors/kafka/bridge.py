@@ -102,10 +102,21 @@ class ConsumerBridgeActor(pykka.ThreadingActor):
     # --- lifecycle --------------------------------------------------------------------------------
 
     def on_start(self) -> None:
-        self._consumer = self._consumer_factory()
-        self._consumer.subscribe(list(self._topics), listener=_Rebalance(self))
+        self._connect()
         self.actor_ref.tell(_Poll())
+
+    def _connect(self) -> bool:
+        """Create and subscribe the consumer. A broker unreachable now (restarting as the process starts) is
+        tried again from the poll loop: raising here would stop the bridge for good, the process still up."""
+        try:
+            consumer = self._consumer_factory()
+        except KafkaError as exc:
+            logger.warning("%s: broker unreachable, trying again: %s", self.name, describe(exc))
+            return False
+        consumer.subscribe(list(self._topics), listener=_Rebalance(self))
+        self._consumer = consumer
         logger.info("%s: consuming %s", self.name, ", ".join(self._topics))
+        return True
 
     def on_stop(self) -> None:
         self._close()
@@ -177,6 +188,10 @@ class ConsumerBridgeActor(pykka.ThreadingActor):
     def _poll(self) -> None:
         consumer = self._consumer
         if consumer is None:
+            if not self._stopping:
+                if not self._connect():
+                    time.sleep(0.5)
+                self.actor_ref.tell(_Poll())
             return
         try:
             batches = consumer.poll(timeout_ms=self._poll_timeout_ms)

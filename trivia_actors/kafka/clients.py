@@ -24,16 +24,20 @@ logger = logging.getLogger(__name__)
 
 TOPICS = ("commands", "results", "dlq")
 RENEW_AFTER_S = 15.0  # sends failing this long with no success: the producer is replaced
+# While a starting process waits for the broker, each attempt to bootstrap is this short: kafka-python's own
+# bootstrap backs off up to 30 s between tries, long enough to sleep through the broker's return.
+BOOTSTRAP_ATTEMPT_S = 5.0
 
 
 class BrokerUnavailable(RuntimeError):
     """The broker did not acknowledge in time; the event may be retried with the same ids."""
 
 
-def make_producer(settings: Settings, *, linger_ms: int = 1) -> KafkaProducer:
+def make_producer(settings: Settings, *, linger_ms: int = 1, bootstrap_timeout_s: float = 30.0) -> KafkaProducer:
     """An idempotent producer that waits for every in-sync replica (acks=all)."""
     return KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
+        bootstrap_timeout_ms=int(bootstrap_timeout_s * 1000),
         acks="all",
         enable_idempotence=True,
         linger_ms=linger_ms,
@@ -107,9 +111,25 @@ class EventProducer:
         self._closed = threading.Event()
 
     @classmethod
-    def connect(cls, settings: Settings) -> EventProducer:
-        """A self-healing producer for ``settings`` (raises KafkaError when the broker is unreachable)."""
-        return cls(make_producer(settings), factory=lambda: make_producer(settings))
+    def connect(cls, settings: Settings, *, wait_s: float = 0.0) -> EventProducer:
+        """A self-healing producer for ``settings`` (raises KafkaError when the broker is unreachable).
+
+        With ``wait_s``, an unreachable broker is tried again for that long, so a process started while the
+        broker restarts starts once it is back instead of failing.
+        """
+        if wait_s <= 0:
+            return cls(make_producer(settings), factory=lambda: make_producer(settings))
+        deadline = time.monotonic() + wait_s
+        while True:
+            attempt_s = max(min(BOOTSTRAP_ATTEMPT_S, deadline - time.monotonic()), 0.5)
+            try:
+                return cls(make_producer(settings, bootstrap_timeout_s=attempt_s),
+                           factory=lambda: make_producer(settings))
+            except KafkaError as exc:
+                if time.monotonic() >= deadline:
+                    raise
+                logger.info("waiting for the broker at %s: %s", settings.kafka_bootstrap_servers, type(exc).__name__)
+                time.sleep(0.2)  # an error raised at once (not a timed-out attempt) is not retried in a busy loop
 
     def _succeeded(self) -> None:
         self._failing_since = None

@@ -58,6 +58,9 @@ logger = logging.getLogger(__name__)
 
 # An accepted call with no result after this long is made again (same key): the API then produces it again.
 RESULT_WATCHDOG_S = 20.0
+# Refusals that mean "not now" (the API unreachable, busy, or its broker or database down): the player is asked to
+# send the command again, not told the API's reason (written for API clients).
+RETRY_LATER_STATUSES = frozenset({0, 429, 502, 503, 504})
 
 # A snapshot not saved for one of these is saved later: the database (or the store in front of it) is away
 # for now, so the result event is handed back to be redelivered. Anything else is a bug, which a redelivery
@@ -419,7 +422,9 @@ class GameSessionActor(pykka.ThreadingActor):
         self._log("API refused %s: %s %s", message.kind, message.status, message.code)
         self.state.pending_calls.pop(message.key, None)
         if message.kind == GameCreate.TYPE:
-            self._send(keys.START_FAILED_KEY, texts.render("start_failed", reason=message.message))
+            text = texts.render("start_busy") if message.status in RETRY_LATER_STATUSES else texts.render(
+                "start_failed", reason=message.message)
+            self._send(keys.start_failed_key(message.key), text)
             self._end()
         elif message.kind == AnswerSubmit.TYPE and self.state.phase == Phase.JUDGING:
             self.state.phase = Phase.ASKING
@@ -551,7 +556,7 @@ class GameSessionActor(pykka.ThreadingActor):
     def _request_failed(self, payload: RequestFailed) -> None:
         state = self.state
         if state.phase == Phase.CREATING:
-            self._send(keys.START_FAILED_KEY, texts.render("start_failed", reason=payload.message))
+            self._send(keys.start_failed_key(self._event_tag), texts.render("start_failed", reason=payload.message))
             self._end()
         elif state.phase == Phase.JUDGING and payload.question_no == state.current_no and not state.is_group:
             state.phase = Phase.ASKING

@@ -162,7 +162,10 @@ def reply_key(reply: Reply, update_id: int) -> str:
     return f"{reply}:{update_id}"
 
 
-START_FAILED_KEY = "start-failed"
+def start_failed_key(cause: str) -> str:
+    """A game that could not start, keyed by what refused it (the /play's call key, or the failure event), so
+    that every refused /play of a chat is answered (the ledger sends a key once per chat)."""
+    return f"start-failed:{cause}"
 
 
 def answer_failed_key(question_no: int, call_key: str) -> str:

@@ -69,6 +69,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "settings_usage": "Usage: <code>/settings NAME VALUE</code>, e.g. <code>/settings mode all</code>",
         "settings_admins_only": "Only chat admins can change the settings.",
         "start_failed": "😕 Could not start a game: {reason}",
+        "start_busy": "😕 Could not start a game: the game service is busy right now. Please send /play again in a "
+                      "minute.",
         "unavailable": "😕 The game service is busy right now. Please try again in a minute.",
         "answer_failed": "😕 That answer was not accepted: {reason}",
         "unknown_category": "Unknown category <b>{category}</b>. See /categories.",
