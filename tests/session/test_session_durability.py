@@ -102,7 +102,7 @@ class RefusingApi(DummyApi):
         status = self.statuses.pop(0)
         code, message = (("broker_unavailable", "the message broker is unavailable; retry with the same "
                           "Idempotency-Key") if status == 503 else ("invalid", "category: unknown"))
-        reply_to.tell(ApiRefused(kind="game.create", status=status, code=code, message=message,
+        reply_to.tell(ApiRefused(kind=ev.GameCreate.TYPE, status=status, code=code, message=message,
                                  key=kwargs["idempotency_key"]))
 
 
@@ -114,8 +114,8 @@ def test_every_refused_play_is_answered_and_a_passing_outage_asks_to_try_again(s
                                         commands=DummyCommands(), store=store)
     try:
         for n, update_id in enumerate((21, 22, 23)):
-            manager.tell(StartGame(chat_id=chat_id, player=player, category=None, question_count=2,
-                                   update_id=update_id))
+            manager.tell(StartGame(chat_id=chat_id, player=player, update_id=update_id,
+                                   options=GameOptions(category=None, question_count=2)))
             outbox.wait_for(2 * (n + 1))  # "Preparing", then the refusal: the session has ended
     finally:
         manager.stop()
