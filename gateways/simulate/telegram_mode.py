@@ -24,7 +24,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gateways.simulate.http import HttpTimeout, HttpTransportError, make_client
@@ -255,22 +255,36 @@ class TelegramSimulation:
         return "/play" + (f" {self.mix.category}" if self.mix.category else "") + f" {self.mix.question_count}"
 
     async def _game(self, reader: ChatReader, chat_id: int, typed: bool, rng: random.Random) -> None:
+        question = await self._start(reader, lambda: self.standin.send(chat_id, self._play_command()))
+        if question is not None:
+            await self._play_questions(reader, question,
+                                       answer=lambda q: self._answer(reader, chat_id, q, typed, rng),
+                                       stop=lambda: self.standin.send(chat_id, "/stop"))
+
+    async def _start(self, reader: ChatReader, play: Callable[[], Awaitable[Any]]) -> JSONDict | None:
+        """Send /play; the first question, or None (counted) when the game did not start."""
         self.recorder.count("games_started")
         started = time.monotonic()
-        await self.standin.send(chat_id, self._play_command())
+        await play()
         question = await reader.next(lambda m: is_question(m) or "Could not start" in plain(m)
                                      or "already running" in plain(m), self.reply_timeout_s)
         if question is None or not is_question(question):
             self.recorder.error("game_not_started" if question is None else "start_refused")
-            return
+            return None
         self.recorder.record("question", time.monotonic() - started, at=started)
+        return question
+
+    async def _play_questions(self, reader: ChatReader, question: JSONDict, *,
+                              answer: Callable[[JSONDict], Awaitable[bool]],
+                              stop: Callable[[], Awaitable[Any]]) -> None:
+        """Answer each question until the game is over, broken, or the budget has run out (then /stop)."""
         while True:
             if self.budget.expired:
                 self.recorder.count("games_abandoned")
-                await self.standin.send(chat_id, "/stop")
+                await stop()
                 await reader.next(lambda m: "Game over" in plain(m), self.reply_timeout_s)
                 return
-            if not await self._answer(reader, chat_id, question, typed, rng):
+            if not await answer(question):
                 self.recorder.count("games_broken")
                 return
             following = await reader.next(lambda m: is_question(m) or "Game over" in plain(m), self.reply_timeout_s)
@@ -347,33 +361,11 @@ class TelegramSimulation:
 
     async def _group_game(self, reader: ChatReader, chat_id: int, members: list[int], rng: random.Random) -> None:
         starter = members[0]
-        self.recorder.count("games_started")
-        started = time.monotonic()
-        await self.standin.send(starter, self._play_command(), chat_id=chat_id)
-        question = await reader.next(lambda m: is_question(m) or "Could not start" in plain(m)
-                                     or "already running" in plain(m), self.reply_timeout_s)
-        if question is None or not is_question(question):
-            self.recorder.error("game_not_started" if question is None else "start_refused")
-            return
-        self.recorder.record("question", time.monotonic() - started, at=started)
-        while True:
-            if self.budget.expired:
-                self.recorder.count("games_abandoned")
-                await self.standin.send(starter, "/stop", chat_id=chat_id)
-                await reader.next(lambda m: "Game over" in plain(m), self.reply_timeout_s)
-                return
-            if not await self._group_question(reader, chat_id, members, question, rng):
-                self.recorder.count("games_broken")
-                return
-            following = await reader.next(lambda m: is_question(m) or "Game over" in plain(m), self.reply_timeout_s)
-            if following is None:
-                self.recorder.error("lost_message")
-                self.recorder.count("games_broken")
-                return
-            if not is_question(following):
-                self.recorder.count("games_finished")
-                return
-            question = following
+        question = await self._start(reader, lambda: self.standin.send(starter, self._play_command(), chat_id=chat_id))
+        if question is not None:
+            await self._play_questions(reader, question,
+                                       answer=lambda q: self._group_question(reader, chat_id, members, q, rng),
+                                       stop=lambda: self.standin.send(starter, "/stop", chat_id=chat_id))
 
     async def _group_question(self, reader: ChatReader, chat_id: int, members: list[int], question: JSONDict,
                               rng: random.Random) -> bool:

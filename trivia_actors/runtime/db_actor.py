@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterable
 from typing import Any
 
 import peewee as pw
@@ -34,9 +36,19 @@ class DatabaseActor(pykka.ThreadingActor):
         except pw.PeeweeException as exc:
             logger.warning("closing a broken connection failed: %s", type(exc).__name__)
 
+    def pending_timers(self) -> Iterable[threading.Timer]:
+        """The timers this actor armed and has not seen fire; cancelled when it stops or fails."""
+        return ()
+
     def on_stop(self) -> None:
+        self._cancel_timers()
         self.drop_connection()
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         logger.error("%s failed: %s", type(self).__name__, exception_value)
+        self._cancel_timers()
         self.drop_connection()
+
+    def _cancel_timers(self) -> None:
+        for timer in list(self.pending_timers()):
+            timer.cancel()

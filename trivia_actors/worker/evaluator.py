@@ -12,6 +12,7 @@ import logging
 import threading
 import uuid
 from collections import OrderedDict, deque
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -21,10 +22,9 @@ import pykka
 from schema.events import AnswerSubmit
 from trivia_actors.deepseek import AnswerJudged, DeepSeekPool
 from trivia_actors.rules import Evaluation, QuestionRecord, Verdict, evaluate
-from trivia_actors.runtime import TRANSIENT_DB_ERRORS, DatabaseActor
-from trivia_actors.worker.game_store import GameStore
+from trivia_actors.runtime import TRANSIENT_DB_ERRORS
 from trivia_actors.worker.messages import EvaluateAnswer, RecordAnswer
-from trivia_actors.worker.persistence import PersistenceRef
+from trivia_actors.worker.persistence import PersistenceRef, UpstreamActor
 
 logger = logging.getLogger(__name__)
 
@@ -59,15 +59,12 @@ def upgraded(local: Evaluation, judged: AnswerJudged) -> Evaluation:
     return local
 
 
-class EvaluatorActor(DatabaseActor):
+class EvaluatorActor(UpstreamActor):
     """One of a pool; a game always goes to the same evaluator, which keeps its answers in order."""
 
     def __init__(self, database: pw.Database, persistence: PersistenceRef,
                  deepseek: DeepSeekPool | None = None) -> None:
-        super().__init__(database)
-        self.store = GameStore(database)
-        self.persistence = persistence
-        self.deepseek = deepseek
+        super().__init__(database, persistence, deepseek)
         # Questions of a game never change once chosen, so they can be cached by (game, position).
         self._cache: OrderedDict[tuple[str, int], QuestionRecord] = OrderedDict()
         self._waiting: dict[str, _Waiting] = {}
@@ -106,15 +103,8 @@ class EvaluatorActor(DatabaseActor):
         else:
             logger.warning("evaluator: unexpected message %s", type(message).__name__)
 
-    def on_stop(self) -> None:
-        for waiting in self._waiting.values():
-            waiting.timer.cancel()
-        super().on_stop()
-
-    def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
-        for waiting in self._waiting.values():
-            waiting.timer.cancel()
-        super().on_failure(exception_type, exception_value, traceback)
+    def pending_timers(self) -> Iterable[threading.Timer]:
+        return [waiting.timer for waiting in self._waiting.values()]
 
     def _evaluate(self, message: EvaluateAnswer) -> None:
         submit = message.command.payload

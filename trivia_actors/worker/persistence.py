@@ -19,7 +19,7 @@ import peewee as pw
 import pykka
 
 from schema.events import Envelope, GameFinish, HintRequest, QuestionTimeout
-from trivia_actors.deepseek import store_questions
+from trivia_actors.deepseek import DeepSeekPool, store_questions
 from trivia_actors.kafka import Completion
 from trivia_actors.runtime import PERSIST_BATCH, TRANSIENT_DB_ERRORS, DatabaseActor, failpoints
 from trivia_actors.worker.game_store import GameStore
@@ -52,6 +52,18 @@ class PersistenceShards:
 
 # What evaluators and the question master hand their work to: one persistence actor, or shards of them.
 PersistenceRef = pykka.ActorRef[Any] | PersistenceShards
+
+
+class UpstreamActor(DatabaseActor):
+    """An actor ahead of persistence (an evaluator, the question master): it reads games through a game store,
+    may ask DeepSeek, and hands what it decided to persistence."""
+
+    def __init__(self, database: pw.Database, persistence: PersistenceRef,
+                 deepseek: DeepSeekPool | None = None) -> None:
+        super().__init__(database)
+        self.store = GameStore(database)
+        self.persistence = persistence
+        self.deepseek = deepseek
 
 
 @attrs.frozen(kw_only=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -35,10 +35,9 @@ from trivia_actors.deepseek import (
 )
 from trivia_actors.kafka import Completion
 from trivia_actors.rules import MAX_QUESTIONS, MIN_QUESTIONS, QuestionType
-from trivia_actors.runtime import TRANSIENT_DB_ERRORS, DatabaseActor
-from trivia_actors.worker.game_store import GameStore
+from trivia_actors.runtime import TRANSIENT_DB_ERRORS
 from trivia_actors.worker.messages import CreateGame, CreateTopicGame, SelectQuestions, StoreQuestions
-from trivia_actors.worker.persistence import PersistenceRef
+from trivia_actors.worker.persistence import PersistenceRef, UpstreamActor
 
 logger = logging.getLogger(__name__)
 
@@ -77,15 +76,12 @@ class _TopicJob:
         return self.count - len(self.reused)
 
 
-class QuestionMasterActor(DatabaseActor):
+class QuestionMasterActor(UpstreamActor):
     """Reads the bank (and asks DeepSeek for topic games) and hands the chosen questions to persistence."""
 
     def __init__(self, database: pw.Database, persistence: PersistenceRef,
                  deepseek: DeepSeekPool | None = None) -> None:
-        super().__init__(database)
-        self.store = GameStore(database)
-        self.persistence = persistence
-        self.deepseek = deepseek
+        super().__init__(database, persistence, deepseek)
         self._jobs: dict[str, _TopicJob] = {}
 
     def on_receive(self, message: Any) -> None:
@@ -105,15 +101,8 @@ class QuestionMasterActor(DatabaseActor):
         else:
             logger.warning("question master: unexpected message %s", type(message).__name__)
 
-    def on_stop(self) -> None:
-        for job in self._jobs.values():
-            job.timer.cancel()
-        super().on_stop()
-
-    def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
-        for job in self._jobs.values():
-            job.timer.cancel()
-        super().on_failure(exception_type, exception_value, traceback)
+    def pending_timers(self) -> Iterable[threading.Timer]:
+        return [job.timer for job in self._jobs.values()]
 
     @staticmethod
     def _count(create: GameCreate) -> int:
