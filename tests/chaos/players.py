@@ -18,13 +18,12 @@ import requests
 from gateways.simulate.players import AnswerKey
 from gateways.telegram_standin import StandinClient
 from schema.bank import load_bank
-from trivia_actors.rules import Verdict, judge
+from trivia_actors.rules import SETTLED, Verdict, judge
 
 RETRYABLE = {502, 503, 504}
 THINK_S = (0.2, 0.6)  # seconds a player takes to answer
 RESEND_PENDING_S = 15.0  # a request pending this long is sent again with its key (docs/api.md)
 TRY_AGAIN = "again in a minute"  # the bot could not start the game now (a dependency down) and says so
-SETTLED = {"done", "failed"}
 
 
 class PlayerGaveUp(RuntimeError):
