@@ -42,6 +42,16 @@ def parse_rfc3339(value: str) -> dt.datetime:
     return parsed
 
 
+# The namespace of result event ids: a result's id is derived from its request and type, so a replayed command
+# yields the same event, and a client rebuilding a result from the API's settled reply gets the same id.
+RESULT_NAMESPACE = uuid.UUID("6f2b0c1e-7d1a-4d0b-9a55-3c1f6e0b2a10")
+
+
+def result_event_id(request_id: str, event_type: str) -> str:
+    """The event id of the result of type ``event_type`` for request ``request_id``."""
+    return str(uuid.uuid5(RESULT_NAMESPACE, f"{request_id}:{event_type}"))
+
+
 def new_id() -> str:
     """A fresh random UUID as text."""
     return str(uuid.uuid4())

@@ -191,6 +191,20 @@ class ApiRefused:
 
 
 @attrs.frozen(kw_only=True)
+class ApiSettled:
+    """The API answered a call with its settled outcome (``?wait=``): ``event`` is the result the worker
+    published for it, rebuilt from the reply (same event id, so a copy from the broker is recognised)."""
+
+    kind: str
+    request_id: str
+    event: Envelope
+    key: str = ""
+
+
+ApiReply = ApiAccepted | ApiRefused | ApiSettled
+
+
+@attrs.frozen(kw_only=True)
 class ResultArrived:
     """A result event from ``trivia.results``; ``completion`` is settled once it has been handled."""
 
@@ -358,3 +372,53 @@ class LoadChatSettings:
     """The reply is the chat's settings document, or None."""
 
     chat_id: int
+
+
+# --- the session store's batched writes (group commit) -------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class SessionWrite:
+    """One chat's new snapshot and the Telegram calls it decided, within a shard's group commit.
+
+    ``wake_at`` is when the session must be woken if nothing else comes (its question's deadline or its result
+    watchdog; None when nothing is due): a restart schedules dormant sessions from it without reading snapshots.
+    """
+
+    chat_id: int
+    game_id: str | None
+    phase: Phase
+    snapshot: dict[str, Any]
+    wake_at: float | None
+    ops: tuple[OutboundOp, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class SaveSessions:
+    """Write every ``SessionWrite`` in one transaction with multi-row statements. The reply is a tuple aligned
+    with ``writes``: for each, the ops that were new to the ledger, with their ``ledger_id`` (an op already in
+    the ledger, by its dedupe key, is not returned: it was decided, and sent or queued, before)."""
+
+    writes: tuple[SessionWrite, ...]
+
+
+@attrs.frozen(kw_only=True)
+class LoadSchedule:
+    """Every unfinished session as ``(chat_id, wake_at)``, without its snapshot: what a restart needs to
+    schedule dormant sessions."""
+
+
+@attrs.frozen(kw_only=True)
+class SentMark:
+    """Telegram accepted ledger row ``ledger_id`` as message ``message_id`` (and poll ``poll_id``)."""
+
+    ledger_id: int
+    message_id: int | None
+    poll_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class MarkSentMany:
+    """Mark several ledger rows sent in one statement (told; the outbox batches its marks)."""
+
+    marks: tuple[SentMark, ...]

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import attrs
-import pykka
 
 
 @attrs.frozen(kw_only=True)
@@ -68,18 +67,27 @@ class CommandSink(Protocol):
     def question_timed_out(self, *, game_id: str, chat_id: int, subject: str, question_no: int) -> None: ...
 
 
+class ApiReplySink(Protocol):
+    """Where a :class:`GameApi` reports a call's outcome: ``messages.ApiAccepted``, ``ApiRefused`` or
+    ``ApiSettled``. Called from any thread, once per call; it must not block (it tells an actor)."""
+
+    def __call__(self, reply: Any) -> None: ...
+
+
 class GameApi(Protocol):
-    """Commands to the HTTP API on a player's behalf; the reply (``messages.ApiAccepted`` or ``ApiRefused``) is
-    told to ``reply_to``."""
+    """Commands to the HTTP API on a player's behalf. Every method returns at once (it never blocks the
+    caller); transient failures are retried with the same idempotency key, then ``reply`` gets the outcome.
+    With ``wait_s`` > 0 the call asks the API to wait that long for the settled outcome (``?wait=``), which
+    then comes back as ``ApiSettled``: how a result whose event was lost is recovered."""
 
     def create_game(self, *, chat_id: int, subject: str, name: str, telegram_id: int, options: dict[str, Any],
-                    idempotency_key: str, reply_to: pykka.ActorRef[Any]) -> None: ...
+                    idempotency_key: str, reply: ApiReplySink, wait_s: float = 0.0) -> None: ...
 
     def submit_answer(self, *, game_id: str, subject: str, name: str, question_no: int, option: int | None,
-                      text: str | None, idempotency_key: str, reply_to: pykka.ActorRef[Any]) -> None: ...
+                      text: str | None, idempotency_key: str, reply: ApiReplySink, wait_s: float = 0.0) -> None: ...
 
     def request_hint(self, *, game_id: str, subject: str, question_no: int, idempotency_key: str,
-                     reply_to: pykka.ActorRef[Any]) -> None: ...
+                     reply: ApiReplySink, wait_s: float = 0.0) -> None: ...
 
-    def finish_game(self, *, game_id: str, subject: str, idempotency_key: str,
-                    reply_to: pykka.ActorRef[Any]) -> None: ...
+    def finish_game(self, *, game_id: str, subject: str, idempotency_key: str, reply: ApiReplySink,
+                    wait_s: float = 0.0) -> None: ...

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,6 +35,7 @@ from schema.events import (
     ScoreLine,
     from_dict,
     parse_rfc3339,
+    result_event_id,
     to_dict,
 )
 from schema.models import (
@@ -71,14 +71,13 @@ from trivia_actors.rules import (
 
 logger = logging.getLogger(__name__)
 
-RESULT_NAMESPACE = uuid.UUID("6f2b0c1e-7d1a-4d0b-9a55-3c1f6e0b2a10")
 # Network and queueing between the question being shown and the answer arriving are not the player's fault.
 LATE_GRACE_S = 2.0
 
 
 def result_event(command: Envelope, payload: Payload) -> Envelope:
     """A result for ``command``; its event id is derived, so a replayed command yields the same event."""
-    event_id = str(uuid.uuid5(RESULT_NAMESPACE, f"{command.request_id}:{payload.TYPE}"))
+    event_id = result_event_id(command.request_id, payload.TYPE)
     return Envelope(
         event_id=event_id,
         request_id=command.request_id,
