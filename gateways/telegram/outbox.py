@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Poll
@@ -122,6 +122,10 @@ class TelegramOutbox:
         self._pending = 0
 
     # --- thread-safe entry ------------------------------------------------------------------------
+
+    def remember(self, message_ids: Mapping[tuple[int, str], int]) -> None:
+        """Telegram's ids of messages sent before a restart (by chat and key), for the edits still to come."""
+        self.message_ids.update(message_ids)
 
     def deliver(self, ops: Sequence[OutboundOp]) -> None:
         """Queue ops (from any thread); they are sent in order per chat."""

@@ -98,9 +98,12 @@ def shows_hint(turn: Turn, *, question_no: int) -> bool:
 
 def still_awaiting(turn: Turn, *, kind: CallKind, game_id: str | None, question_no: int | None) -> bool:
     """Whether a call's result is still awaited: a creation until the game exists, an answer or a timeout while
-    its question is being judged. Hints and finishes are never awaited (their results need no retry)."""
+    its question is being judged, a finish until the game is over. Hints are never awaited (a lost hint needs
+    no retry)."""
     if kind == CallKind.CREATE:
         return turn.phase == Phase.CREATING
+    if kind == CallKind.FINISH:
+        return turn.phase != Phase.FINISHED and turn.game_id == game_id
     return (kind in {CallKind.ANSWER, CallKind.TIMEOUT} and turn.phase == Phase.JUDGING
             and turn.game_id == game_id and turn.question_no == question_no)
 

@@ -212,58 +212,40 @@ class ResultArrived:
     completion: ResultCompletion
 
 
-# --- a session's own timers and its end ----------------------------------------------------------------------
+# --- a session shard's own messages -------------------------------------------------------------------------
 
 
 @attrs.frozen(kw_only=True)
-class QuestionTimedOut:
-    """The session's own timer for question ``question_no`` of ``game_id`` ran out (stale ones are ignored)."""
-
-    game_id: str
-    question_no: int
-
-
-@attrs.frozen(kw_only=True)
-class ResultOverdue:
-    """The session's watchdog: no result came for the accepted call ``key`` in time (stale ones are ignored)."""
-
-    key: str
-
-
-@attrs.frozen(kw_only=True)
-class SessionEnded:
-    """A session finished its game and may be stopped."""
+class ApiReplied:
+    """The API's reply to a call a session of chat ``chat_id`` made (told to the chat's shard by the client)."""
 
     chat_id: int
-    game_id: str | None
+    reply: ApiReply
 
 
-# --- asked of a session by its manager -----------------------------------------------------------------------
+@attrs.frozen(kw_only=True)
+class TimersDue:
+    """The timer service's batch for a shard: these chats' sessions are due (their deadline, their result
+    watchdog, or a retry of waking them)."""
+
+    chat_ids: tuple[int, ...]
+
+
+@attrs.frozen(kw_only=True)
+class Sweep:
+    """Time for a shard's housekeeping: put idle sessions to sleep, purge the ledger now and then."""
 
 
 @attrs.frozen(kw_only=True)
 class GetState:
-    """The reply is a copy of the session's :class:`~trivia_actors.session.state.SessionState`."""
+    """The reply is a copy of the live session's :class:`~trivia_actors.session.state.SessionState` in chat
+    ``chat_id``, or None when the chat has no live session."""
 
-
-@attrs.frozen(kw_only=True)
-class Passivate:
-    """May the session sleep? The reply is :class:`Passivated` (its timer cancelled), or None while it is busy:
-    its snapshot is not saved yet, or an API call is in flight."""
-
-
-@attrs.frozen(kw_only=True)
-class Passivated:
-    """The reply to :class:`Passivate`: the session may be stopped; wake it at ``wake_at`` (None: on new input)."""
-
-    wake_at: float | None
-
-
-# --- the manager -------------------------------------------------------------------------------------------
+    chat_id: int
 
 
 class SessionKind(enum.StrEnum):
-    """A chat's session is live (an actor runs it) or passive (stopped, its snapshot kept)."""
+    """A chat's session is live (in its shard's memory) or passive (asleep: only its snapshot and wake time)."""
 
     LIVE = "live"
     PASSIVE = "passive"
@@ -274,11 +256,6 @@ class ListChats:
     """The reply is the sorted ids of the chats whose session is ``kind``."""
 
     kind: SessionKind = SessionKind.LIVE
-
-
-@attrs.frozen(kw_only=True)
-class Tick:
-    """Time to passivate idle sessions and wake the passive ones whose timer is due (the manager's own timer)."""
 
 
 # --- the store: commands -------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -51,6 +51,9 @@ class TelegramOutbox(Protocol):
     """Delivers ops in order per chat, within Telegram's limits, dropping none."""
 
     def deliver(self, ops: Sequence[OutboundOp]) -> None: ...
+
+    def remember(self, message_ids: Mapping[tuple[int, str], int]) -> None:
+        """Telegram's ids of messages sent before (by chat and key), so that later edits find them."""
 
 
 class ResultCompletion(Protocol):
