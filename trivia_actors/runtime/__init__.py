@@ -1,4 +1,4 @@
-"""What every process's engine runs on: settings, failpoints, metrics, the database actor base."""
+"""What every process's engine runs on: settings, failpoints, metrics, the database actor base, timers."""
 
 from trivia_actors.runtime import failpoints
 from trivia_actors.runtime.db_actor import TRANSIENT_DB_ERRORS, DatabaseActor
@@ -14,6 +14,7 @@ from trivia_actors.runtime.metrics import (
     TELEGRAM_UPDATES,
 )
 from trivia_actors.runtime.settings import Settings, SettingsError, inherited_environment, load_settings
+from trivia_actors.runtime.timers import ManualClock, TimerHandle, TimerService, TimerTarget
 
 __all__ = [
     "CONSUMED",
@@ -27,8 +28,12 @@ __all__ = [
     "TELEGRAM_UPDATES",
     "TRANSIENT_DB_ERRORS",
     "DatabaseActor",
+    "ManualClock",
     "Settings",
     "SettingsError",
+    "TimerHandle",
+    "TimerService",
+    "TimerTarget",
     "failpoints",
     "inherited_environment",
     "load_settings",
