@@ -1,4 +1,4 @@
-"""python-telegram-bot handlers: thin, they parse the update and ``tell`` the session manager."""
+"""python-telegram-bot handlers: thin, they parse the update and ``tell`` the session router."""
 
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ from trivia_actors.session import (
     PollAnswered,
     SaveChatSettings,
     ScoreAsked,
+    SessionRouter,
     SettingError,
     SkipAsked,
     StartGame,
@@ -88,12 +89,12 @@ def _player_of(user: User) -> Player:
 
 
 class BotHandlers:
-    """Registers the handlers on an application and forwards updates to the session manager."""
+    """Registers the handlers on an application and forwards updates to the chat's session shard."""
 
-    def __init__(self, manager: pykka.ActorRef[Any], *, default_question_count: int, outbox: TelegramOutbox,
+    def __init__(self, sessions: SessionRouter, *, default_question_count: int, outbox: TelegramOutbox,
                  store: pykka.ActorRef[Any] | None = None, default_timer_s: float = 30.0,
                  reads: GameReads | None = None) -> None:
-        self.manager = manager
+        self.sessions = sessions
         self.outbox = outbox
         self.reads = reads
         self.store = store
@@ -209,7 +210,7 @@ class BotHandlers:
             difficulty_weighted=chat_settings.weighted, hint_penalty_pct=chat_settings.hint_penalty, topic=topic,
             question_type=chat_settings.qtype,
         )
-        self.manager.tell(StartGame(chat_id=chat.id, player=_player(update), update_id=update.update_id,
+        self.sessions.tell(StartGame(chat_id=chat.id, player=_player(update), update_id=update.update_id,
                                     options=options, idle_limit=chat_settings.idle_stop))
 
     async def settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -245,19 +246,19 @@ class BotHandlers:
     async def hint(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         TELEGRAM_UPDATES.labels("hint").inc()
         if update.effective_chat is not None and update.effective_user is not None:
-            self.manager.tell(HintAsked(chat_id=update.effective_chat.id, player=_player(update),
+            self.sessions.tell(HintAsked(chat_id=update.effective_chat.id, player=_player(update),
                                         update_id=update.update_id))
 
     async def skip(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         TELEGRAM_UPDATES.labels("skip").inc()
         if update.effective_chat is not None and update.effective_user is not None:
-            self.manager.tell(SkipAsked(chat_id=update.effective_chat.id, player=_player(update),
+            self.sessions.tell(SkipAsked(chat_id=update.effective_chat.id, player=_player(update),
                                         update_id=update.update_id, is_admin=await self._is_admin(update, context)))
 
     async def score(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         TELEGRAM_UPDATES.labels("score").inc()
         if update.effective_chat is not None and update.effective_user is not None:
-            self.manager.tell(ScoreAsked(chat_id=update.effective_chat.id, player=_player(update),
+            self.sessions.tell(ScoreAsked(chat_id=update.effective_chat.id, player=_player(update),
                                          update_id=update.update_id))
 
     async def stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -265,7 +266,7 @@ class BotHandlers:
         if update.effective_chat is None or update.effective_user is None:
             return
         chat_id = update.effective_chat.id
-        self.manager.tell(StopGame(chat_id=chat_id, player=_player(update), update_id=update.update_id,
+        self.sessions.tell(StopGame(chat_id=chat_id, player=_player(update), update_id=update.update_id,
                                    is_admin=await self._is_admin(update, context)))
 
     async def answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -277,7 +278,7 @@ class BotHandlers:
         if button is None:
             await query.answer("This button is not valid any more.")
             return
-        self.manager.tell(AnswerGiven(chat_id=update.effective_chat.id, player=_player(update),
+        self.sessions.tell(AnswerGiven(chat_id=update.effective_chat.id, player=_player(update),
                                       game_tag=button.game_tag, question_no=button.question_no, option=button.option,
                                       update_id=update.update_id))
         await query.answer()
@@ -292,7 +293,7 @@ class BotHandlers:
         message = update.effective_message
         if message is None or message.text is None or update.effective_chat is None or update.effective_user is None:
             return
-        self.manager.tell(TextGiven(chat_id=update.effective_chat.id, player=_player(update), text=message.text,
+        self.sessions.tell(TextGiven(chat_id=update.effective_chat.id, player=_player(update), text=message.text,
                                     update_id=update.update_id))
 
     async def _board(self, chat_id: int, board: LeaderboardCallback) -> tuple[str, Keyboard]:
@@ -372,7 +373,7 @@ class BotHandlers:
         answer = update.poll_answer
         if answer is None or answer.user is None:
             return
-        self.manager.tell(PollAnswered(poll_id=answer.poll_id, player=_player_of(answer.user),
+        self.sessions.tell(PollAnswered(poll_id=answer.poll_id, player=_player_of(answer.user),
                                        option_ids=tuple(answer.option_ids),
                                        update_id=update.update_id))
 

@@ -23,22 +23,23 @@ from gateways.process import Shutdown, StartFailed, confirm_started, start_proce
 from gateways.telegram.api_client import HttpGameApi
 from gateways.telegram.bot import BotHandlers
 from gateways.telegram.commands import KafkaCommandSink
+from gateways.telegram.ordering import ChatOrderedUpdateProcessor
 from gateways.telegram.outbox import FloodLimits, TelegramOutbox
 from gateways.telegram.reads import GameReads
+from gateways.telegram.sent_marks import SentMarks
 from gateways.telegram.webhook import create_webhook_app
 from schema.db import DatabaseUnavailable, bind_database, wait_for_database
 from trivia_actors.kafka import Completion, ConsumerBridgeActor, Drain, EventProducer, IsAssigned, make_consumer
-from trivia_actors.runtime import Settings, SettingsError
+from trivia_actors.runtime import Settings, SettingsError, TimerService
 from trivia_actors.session import (
-    ListChats,
     LoadMessageIds,
     LoadPending,
-    MarkSent,
     OutboundOp,
-    PollSent,
+    PollIndex,
     ResultArrived,
-    SessionManagerActor,
+    SentMark,
     SessionStoreActor,
+    start_sessions,
 )
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ TELEBOT_GROUP = "telebot"
 DEFAULT_OPS_PORT = 9102
 STANDIN_TOKEN = "1000000:local-standin-token"  # noqa: S105 - the stand-in accepts any token
 STANDIN_BASE_URL = "http://127.0.0.1:8081/bot"
+UPDATES_IN_FLIGHT = 256
 
 
 def bot_endpoint(settings: Settings) -> tuple[str, str]:
@@ -70,7 +72,8 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
         .token(token)
         .base_url(base_url)
         .base_file_url(file_url)
-        .concurrent_updates(True)
+        # Chats run concurrently, but one chat's updates are handled in the order they arrived.
+        .concurrent_updates(ChatOrderedUpdateProcessor(UPDATES_IN_FLIGHT))
         .connection_pool_size(64)
         .build()
     )
@@ -111,39 +114,42 @@ async def start(settings: Settings, shutdown: Shutdown) -> None:
     application = build_application(settings)
     await application.initialize()
     shutdown.push("the Telegram application", application.shutdown)
-    store = SessionStoreActor.start(database)
-    shutdown.push("the session store", _stopping(store))
-    await _confirm(store, "the session store")
-
-    manager_ref: list[pykka.ActorRef[Any]] = []
+    timers = TimerService(name="telebot-timers").start()
+    shutdown.push("the timer service", lambda: asyncio.to_thread(timers.stop))
+    writers = [SessionStoreActor.start(database) for _ in range(settings.telebot_store_writers)]
+    for index, writer in enumerate(writers):
+        shutdown.push(f"session store writer {index}", _stopping(writer))
+        await _confirm(writer, f"session store writer {index}")
+    store = writers[0]
+    polls = PollIndex()
+    marks = SentMarks(writers, timers)
 
     def on_sent(op: OutboundOp, message_id: int | None, poll_id: str | None) -> None:
         if op.ledger_id is not None:
-            store.tell(MarkSent(ledger_id=op.ledger_id, message_id=message_id, poll_id=poll_id))
-        if poll_id is not None and manager_ref:
-            manager_ref[0].tell(PollSent(chat_id=op.chat_id, key=op.key, poll_id=poll_id))
+            marks.add(op.chat_id, SentMark(ledger_id=op.ledger_id, message_id=message_id, poll_id=poll_id))
+        if poll_id is not None:
+            polls.add(poll_id, op.chat_id, op.key)
 
     outbox = TelegramOutbox(application.bot, LoopBridge(loop), on_sent=on_sent,
                             limits=FloodLimits(global_per_second=settings.telegram_global_rate))
     shutdown.push("the outbox", outbox.stop)
+    shutdown.push("the sent marks", lambda: asyncio.to_thread(marks.flush))
     # Calls decided before a restart but not yet made go first, with the message ids they may edit.
     pending: list[OutboundOp] = await _ask(store, LoadPending())
-    outbox.message_ids.update(await _ask(store, LoadMessageIds(chat_ids=tuple(sorted({op.chat_id for op in pending})))))
+    outbox.remember(await _ask(store, LoadMessageIds(chat_ids=tuple(sorted({op.chat_id for op in pending})))))
     outbox.deliver(pending)
-    api = HttpGameApi(settings.api_url, service_token(settings))
-    shutdown.push("the API clients", lambda: asyncio.to_thread(api.stop))
-    for actor in api.actors:
-        await _confirm(actor, "an API client")
-    commands = KafkaCommandSink(producer, settings.topic("commands"))
-    manager = SessionManagerActor.start(outbox=outbox, api=api, commands=commands, store=store)
-    shutdown.push("the session manager", _stopping(manager))
-    manager_ref.append(manager)
-    await _confirm(manager, "the session manager")
-    restored_chats: list[int] = await _ask(manager, ListChats())
-    outbox.message_ids.update(await _ask(store, LoadMessageIds(chat_ids=tuple(restored_chats))))
+    api = HttpGameApi(settings.api_url, service_token(settings), loop=loop, timers=timers)
+    shutdown.push("the API client", api.close)
+    commands = KafkaCommandSink(producer, settings.topic("commands"), timers=timers)
+    router = await asyncio.to_thread(
+        start_sessions, shards=settings.telebot_session_shards, outbox=outbox, api=api, timers=timers,
+        commands=commands, writers=writers, polls=polls)
+    shutdown.push("the session shards", lambda: asyncio.to_thread(router.stop))
+    for index, shard in enumerate(router.shards):
+        await _confirm(shard, f"session shard {index}")
 
     def dispatch(event: Any, completion: Completion) -> None:
-        manager.tell(ResultArrived(event=event, completion=completion))
+        router.tell(ResultArrived(event=event, completion=completion))
 
     bridge = ConsumerBridgeActor.start(
         name="telebot",
@@ -160,11 +166,11 @@ async def start(settings: Settings, shutdown: Shutdown) -> None:
     await _confirm(bridge, "the results consumer")
     ops = OpsServer(settings.api_host, DEFAULT_OPS_PORT if settings.ops_port is None else settings.ops_port,
                     ready=lambda: bridge.is_alive() and bool(bridge.ask(IsAssigned(), timeout=2)),
-                    alive=lambda: manager.is_alive() and bridge.is_alive()).start()
+                    alive=lambda: all(shard.is_alive() for shard in router.shards) and bridge.is_alive()).start()
     shutdown.push("the ops server", ops.stop)
     reads = GameReads(settings.api_url, service_token(settings))
     shutdown.push("the game reads client", reads.close)
-    handlers = BotHandlers(manager, default_question_count=settings.default_question_count, store=store, outbox=outbox,
+    handlers = BotHandlers(router, default_question_count=settings.default_question_count, store=store, outbox=outbox,
                            reads=reads,
                            default_timer_s=settings.question_time_limit_s)
     handlers.install(application)

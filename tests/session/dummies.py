@@ -8,13 +8,18 @@ from typing import Any
 
 import pykka
 
-from trivia_actors.session import ApiAccepted
+from trivia_actors.runtime import TimerService
+from trivia_actors.session import ApiAccepted, GetState, SessionShardActor
 
 
 class DummyOutbox:
     def __init__(self) -> None:
         self.calls: list[tuple[str, int, str, str, tuple]] = []
         self.lock = threading.Lock()
+        self.known: dict = {}
+
+    def remember(self, message_ids) -> None:
+        self.known = dict(message_ids)
 
     def deliver(self, ops) -> None:
         with self.lock:
@@ -31,27 +36,37 @@ class DummyOutbox:
 
 
 class DummyApi:
-    """Accepts every call at once, replying like the API's 202."""
+    """Accepts every call at once, replying like the API's 202 (hints and finishes get no reply)."""
 
     def __init__(self, game_id: str) -> None:
         self.game_id = game_id
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.lock = threading.Lock()
 
-    def create_game(self, *, reply_to: pykka.ActorRef[Any], **kwargs: Any) -> None:
-        self.calls.append(("create_game", kwargs))
-        reply_to.tell(ApiAccepted(kind="game.create", request_id="r-create", game_id=self.game_id,
-                                  key=kwargs["idempotency_key"]))
+    def _record(self, name: str, kwargs: dict[str, Any]) -> int:
+        with self.lock:
+            self.calls.append((name, kwargs))
+            return len(self.calls)
 
-    def submit_answer(self, *, reply_to: pykka.ActorRef[Any], **kwargs: Any) -> None:
-        self.calls.append(("submit_answer", kwargs))
-        reply_to.tell(ApiAccepted(kind="answer.submit", request_id=f"r-{len(self.calls)}", game_id=self.game_id,
-                                  key=kwargs["idempotency_key"]))
+    def create_game(self, *, reply: Any, **kwargs: Any) -> None:
+        self._record("create_game", kwargs)
+        reply(ApiAccepted(kind="game.create", request_id="r-create", game_id=self.game_id,
+                          key=kwargs["idempotency_key"]))
 
-    def request_hint(self, *, reply_to: pykka.ActorRef[Any], **kwargs: Any) -> None:
-        self.calls.append(("request_hint", kwargs))
+    def submit_answer(self, *, reply: Any, **kwargs: Any) -> None:
+        count = self._record("submit_answer", kwargs)
+        reply(ApiAccepted(kind="answer.submit", request_id=f"r-{count}", game_id=self.game_id,
+                          key=kwargs["idempotency_key"]))
 
-    def finish_game(self, *, reply_to: pykka.ActorRef[Any], **kwargs: Any) -> None:
-        self.calls.append(("finish_game", kwargs))
+    def request_hint(self, *, reply: Any, **kwargs: Any) -> None:
+        self._record("request_hint", kwargs)
+
+    def finish_game(self, *, reply: Any, **kwargs: Any) -> None:
+        self._record("finish_game", kwargs)
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [kwargs for call, kwargs in self.calls if call == name]
 
 
 class DummyCommands:
@@ -105,3 +120,26 @@ class RaisingStore(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         self.saves += 1
         raise self.error
+
+
+class ShardHarness:
+    """One session shard with its own timer service, as the tests drive it: ``tell`` input, ``state`` of a chat
+    (which also waits until everything told before is handled and committed)."""
+
+    def __init__(self, *, outbox: Any, api: Any, commands: Any = None, store: Any = None, clock: Any = time.time,
+                 passivate_after_s: float = 60.0, asleep: dict[int, float | None] | None = None) -> None:
+        self.timers = TimerService(clock=clock).start()
+        self.ref = SessionShardActor.start(0, outbox=outbox, api=api, timers=self.timers, commands=commands,
+                                           store=store, clock=clock, passivate_after_s=passivate_after_s,
+                                           asleep=asleep)
+
+    def tell(self, message: Any) -> None:
+        self.ref.tell(message)
+
+    def state(self, chat_id: int) -> Any:
+        return self.ref.ask(GetState(chat_id=chat_id), timeout=5)
+
+    def stop(self) -> None:
+        if self.ref.is_alive():
+            self.ref.stop(timeout=5)
+        self.timers.stop()

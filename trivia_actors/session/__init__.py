@@ -1,14 +1,18 @@
-"""The telebot's engine: a session per chat game, its manager and store, and what it needs from the outside."""
+"""The telebot's engine: game sessions as state machines hosted by shard actors, their router and store, and
+what they need from the outside."""
 
 from trivia_actors.session import keys, rendering, texts
-from trivia_actors.session.actor import GameSessionActor
 from trivia_actors.session.chat_settings import ChatSettings, SettingError
+from trivia_actors.session.engine import start_sessions
 from trivia_actors.session.keys import AnswerCallback, LeaderboardCallback, PollKey
-from trivia_actors.session.manager import SessionManagerActor
+from trivia_actors.session.machine import ApiRequest, Effects, GameSession, TimeoutCommand
 from trivia_actors.session.messages import (
     AnswerGiven,
     ApiAccepted,
     ApiRefused,
+    ApiReplied,
+    ApiReply,
+    ApiSettled,
     Claim,
     GameOptions,
     GetState,
@@ -18,26 +22,30 @@ from trivia_actors.session.messages import (
     LoadMessageIds,
     LoadPending,
     LoadPolls,
+    LoadSchedule,
     LoadSession,
     LoadSessions,
     MarkSent,
-    Passivate,
-    Passivated,
+    MarkSentMany,
     Player,
     PollAnswered,
     PollSent,
     PurgeLedger,
     ResultArrived,
     SaveChatSettings,
-    SaveSession,
+    SaveSessions,
     ScoreAsked,
+    SentMark,
     SessionKind,
+    SessionWrite,
     SkipAsked,
     StartGame,
     StopGame,
     TextGiven,
+    TimersDue,
 )
 from trivia_actors.session.ports import (
+    ApiReplySink,
     Button,
     CommandSink,
     GameApi,
@@ -47,6 +55,8 @@ from trivia_actors.session.ports import (
     ResultCompletion,
     TelegramOutbox,
 )
+from trivia_actors.session.router import PollIndex, SessionRouter, shard_index
+from trivia_actors.session.shard import SessionShardActor
 from trivia_actors.session.state import SessionState, SnapshotError
 from trivia_actors.session.store import SessionStoreActor
 
@@ -55,13 +65,19 @@ __all__ = [
     "AnswerGiven",
     "ApiAccepted",
     "ApiRefused",
+    "ApiReplied",
+    "ApiReply",
+    "ApiReplySink",
+    "ApiRequest",
+    "ApiSettled",
     "Button",
     "ChatSettings",
     "Claim",
     "CommandSink",
+    "Effects",
     "GameApi",
     "GameOptions",
-    "GameSessionActor",
+    "GameSession",
     "GetState",
     "HintAsked",
     "Keyboard",
@@ -71,27 +87,31 @@ __all__ = [
     "LoadMessageIds",
     "LoadPending",
     "LoadPolls",
+    "LoadSchedule",
     "LoadSession",
     "LoadSessions",
     "MarkSent",
+    "MarkSentMany",
     "OpKind",
     "OutboundOp",
-    "Passivate",
-    "Passivated",
     "Player",
     "PollAnswered",
+    "PollIndex",
     "PollKey",
     "PollSent",
     "PurgeLedger",
     "ResultArrived",
     "ResultCompletion",
     "SaveChatSettings",
-    "SaveSession",
+    "SaveSessions",
     "ScoreAsked",
+    "SentMark",
     "SessionKind",
-    "SessionManagerActor",
+    "SessionRouter",
+    "SessionShardActor",
     "SessionState",
     "SessionStoreActor",
+    "SessionWrite",
     "SettingError",
     "SkipAsked",
     "SnapshotError",
@@ -99,7 +119,11 @@ __all__ = [
     "StopGame",
     "TelegramOutbox",
     "TextGiven",
+    "TimeoutCommand",
+    "TimersDue",
     "keys",
     "rendering",
+    "shard_index",
+    "start_sessions",
     "texts",
 ]

@@ -91,6 +91,11 @@ class _Unsettled:
     retryable: bool
 
 
+@attrs.frozen
+class _Flush:
+    """A shard's note to itself: commit what the messages before this one changed."""
+
+
 class _ShardTimers:
     """The timer service's target for one shard: a batch of due chats becomes one message."""
 
@@ -129,6 +134,7 @@ class SessionShardActor(pykka.ThreadingActor):
         self._changed: dict[int, None] = {}  # chats changed since the last commit, in order
         self._unsaved: set[int] = set()  # chats whose last commit failed: committed again at the next sweep
         self._completions: list[ResultCompletion] = []
+        self._flush_queued = False
         self._target: _ShardTimers | None = None
         self._sweeper: TimerHandle | None = None
         self._last_purge = -math.inf
@@ -192,8 +198,16 @@ class SessionShardActor(pykka.ThreadingActor):
             logger.exception("session shard %d: handling %s failed", self.index, type(message).__name__)
             if isinstance(message, ResultArrived):
                 message.completion.fail("session failed", retryable=False)
-        if self.actor_inbox.empty() or len(self._changed) >= self.max_batch:
+        if isinstance(message, _Flush):
+            self._flush_queued = False
             self._commit()
+        elif self.actor_inbox.empty() or len(self._changed) >= self.max_batch:
+            self._commit()
+        elif (self._changed or self._completions) and not self._flush_queued:
+            # More messages wait: handle them first and commit them together, but surely, even if what waits
+            # is only pykka's own (which does not pass through here).
+            self._flush_queued = True
+            self.actor_ref.tell(_Flush())
         return reply
 
     def _dispatch(self, message: Any) -> Any:
@@ -210,6 +224,8 @@ class SessionShardActor(pykka.ThreadingActor):
                 self._timers_due(message.chat_ids)
             case Sweep():
                 self._sweep()
+            case _Flush():
+                pass
             case GetState():
                 hosted = self.sessions.get(message.chat_id)
                 return None if hosted is None else attrs.evolve(hosted.session.state)
