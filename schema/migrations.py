@@ -11,7 +11,7 @@ from playhouse.migrate import SchemaMigrator, migrate
 
 from schema.auth_models import create_auth_tables
 from schema.models import ALL_MODELS, SchemaMigration
-from schema.telebot_models import TELEBOT_MODELS
+from schema.telebot_models import TELEBOT_MODELS, UNFINISHED_SESSIONS_INDEX
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +45,20 @@ def _true_false_columns(database: pw.Database) -> None:
         migrate(*operations)
 
 
+def _session_wake_at(database: pw.Database) -> None:
+    columns = {column.name for column in database.get_columns("chat_sessions")}
+    if "wake_at" not in columns:
+        migrate(SchemaMigrator.from_database(database).add_column("chat_sessions", "wake_at",
+                                                                  pw.DoubleField(null=True)))
+    database.execute(UNFINISHED_SESSIONS_INDEX)  # CREATE INDEX IF NOT EXISTS
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _initial_schema),
     Migration(2, "auth tables", create_auth_tables),
     Migration(3, "telebot sessions and outbound ledger", _telebot_tables),
     Migration(4, "true/false prompts on game questions", _true_false_columns),
+    Migration(5, "session wake-up times and the unfinished-sessions index", _session_wake_at),
 )
 
 

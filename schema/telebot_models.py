@@ -16,9 +16,21 @@ class ChatSession(BaseModel):
     snapshot = JSONField()
     version = pw.IntegerField(default=0)
     updated_at = pw.DateTimeField(default=utcnow, index=True)
+    # When the session must be woken if nothing else comes (epoch seconds; NULL: nothing due), so a restart
+    # schedules dormant sessions without reading their snapshots.
+    wake_at = pw.DoubleField(null=True)
 
     class Meta:
         table_name = "chat_sessions"
+
+
+# Most rows are finished games (a chat keeps its last one): a restart reads the unfinished ones' (chat, wake_at)
+# from this partial index alone (``phase`` is in it only so that SQLite sees it covers the query). Its predicate
+# is a literal: SQLite refuses parameters there, and uses a partial index only for a query with the same term.
+UNFINISHED_SESSIONS_WHERE = "phase <> 'finished'"
+UNFINISHED_SESSIONS_INDEX = ChatSession.index(ChatSession.chat_id, ChatSession.wake_at, ChatSession.phase,
+                                              name="chat_sessions_unfinished", where=pw.SQL(UNFINISHED_SESSIONS_WHERE))
+ChatSession.add_index(UNFINISHED_SESSIONS_INDEX)
 
 
 class OutboundMessage(BaseModel):
