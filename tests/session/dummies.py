@@ -136,6 +136,9 @@ class ShardHarness:
     def tell(self, message: Any) -> None:
         self.ref.tell(message)
 
+    def ask(self, message: Any, timeout: float = 5) -> Any:
+        return self.ref.ask(message, timeout=timeout)
+
     def state(self, chat_id: int) -> Any:
         return self.ref.ask(GetState(chat_id=chat_id), timeout=5)
 
@@ -143,3 +146,42 @@ class ShardHarness:
         if self.ref.is_alive():
             self.ref.stop(timeout=5)
         self.timers.stop()
+
+
+class SnapshotStore(pykka.ThreadingActor):
+    """A session store in memory: loads the snapshots it holds, keeps what is saved (every op counts as new, with
+    a ledger id), and claims each key once."""
+
+    def __init__(self, snapshots: dict[int, dict[str, Any]] | None = None) -> None:
+        super().__init__()
+        self.snapshots = dict(snapshots or {})
+        self.claims: set[str] = set()
+        self.batches = 0
+        self._ledger = 0
+
+    def on_receive(self, message: Any) -> Any:
+        import attrs
+
+        from trivia_actors.session import Claim, LoadMessageIds, LoadSession, SaveSessions
+
+        match message:
+            case LoadSession():
+                return self.snapshots.get(message.chat_id)
+            case LoadMessageIds():
+                return {}
+            case Claim():
+                first = message.key not in self.claims
+                self.claims.add(message.key)
+                return first
+            case SaveSessions():
+                self.batches += 1
+                replies = []
+                for write in message.writes:
+                    self.snapshots[write.chat_id] = write.snapshot
+                    ops = []
+                    for op in write.ops:
+                        self._ledger += 1
+                        ops.append(attrs.evolve(op, ledger_id=self._ledger))
+                    replies.append(tuple(ops))
+                return tuple(replies)
+        return None

@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 
 from schema import events as ev
-from tests.session.dummies import DummyApi, DummyCommands, DummyCompletion, DummyOutbox
+from tests.session.dummies import ShardHarness, DummyApi, DummyCommands, DummyCompletion, DummyOutbox
 from trivia_actors.session import (
     AnswerGiven,
     ChatSettings,
     GameOptions,
-    GameSessionActor,
     GetState,
     Player,
     ResultArrived,
@@ -44,8 +43,7 @@ def _board(*lines):
 @pytest.fixture
 def group():
     outbox, api, commands = DummyOutbox(), DummyApi(GAME_ID), DummyCommands()
-    ref = GameSessionActor.start(SessionState(chat_id=CHAT, player=ANN), outbox=outbox, api=api, manager=None,
-                                 commands=commands)
+    ref = ShardHarness(outbox=outbox, api=api, commands=commands)
     ref.tell(StartGame(chat_id=CHAT, player=ANN, update_id=1,
                        options=GameOptions(category=None, question_count=2, mode="group")))
     ref.tell(_result(ev.GameCreated(question_count=2, time_limit_s=30, questions=_questions(2)), "r-c"))
@@ -60,7 +58,7 @@ def test_players_race_and_the_reveal_folds_the_scoreboard(group):
     ref.tell(AnswerGiven(chat_id=CHAT, player=BOB, game_tag=TAG, question_no=0, option=0, update_id=2))
     ref.tell(AnswerGiven(chat_id=CHAT, player=BOB, game_tag=TAG, question_no=0, option=1, update_id=3))  # again
     ref.tell(AnswerGiven(chat_id=CHAT, player=CY, game_tag=TAG, question_no=0, option=1, update_id=4))
-    ref.ask(GetState(), timeout=2)
+    ref.ask(GetState(chat_id=CHAT), timeout=2)
     answers = [(c[1]["subject"], c[1]["option"], c[1]["name"]) for c in api.calls if c[0] == "submit_answer"]
     assert answers == [("tg:2", 0, "Bob"), ("tg:3", 1, "Cy")], "one answer per player per question"
     wrong = ev.AnswerEvaluated(question_no=0, verdict="incorrect", correct_answer="", correct_option=None, given="w",
@@ -68,7 +66,7 @@ def test_players_race_and_the_reveal_folds_the_scoreboard(group):
                                next_question_no=0, player="tg:2", player_name="Bob", closed=False,
                                scoreboard=_board(("Bob", 0)))
     ref.tell(_result(wrong, "r-b"))
-    ref.ask(GetState(), timeout=2)
+    ref.ask(GetState(chat_id=CHAT), timeout=2)
     assert len(outbox.calls) == 2, "a wrong answer in a group posts nothing (Telegram's 20/min per group)"
     won = ev.AnswerEvaluated(question_no=0, verdict="correct", correct_answer="x", correct_option=1, given="x",
                              points=1400, score=1400, streak=1, latency_ms=1200, explanation="Because.",
@@ -87,27 +85,27 @@ def test_only_the_starter_or_an_admin_may_stop_or_skip(group):
     ref, outbox, api, commands = group
     ref.tell(StopGame(chat_id=CHAT, player=BOB, update_id=5))
     ref.tell(SkipAsked(chat_id=CHAT, player=BOB, update_id=6))
-    ref.ask(GetState(), timeout=2)
+    ref.ask(GetState(chat_id=CHAT), timeout=2)
     assert not [c for c in api.calls if c[0] == "finish_game"]
     assert commands.timeouts == []
     assert "Only the player who started" in outbox.calls[-1][3]
     ref.tell(SkipAsked(chat_id=CHAT, player=BOB, update_id=7, is_admin=True))
-    ref.ask(GetState(), timeout=2)
+    ref.ask(GetState(chat_id=CHAT), timeout=2)
     assert [t["question_no"] for t in commands.timeouts] == [0]
     ref.tell(StopGame(chat_id=CHAT, player=ANN, update_id=8))
-    ref.ask(GetState(), timeout=2)
+    ref.ask(GetState(chat_id=CHAT), timeout=2)
     assert [c[1]["idempotency_key"] for c in api.calls if c[0] == "finish_game"] == [f"tg-stop:{GAME_ID}"]
 
 
 def test_quiz_poll_game_sends_native_polls_with_the_correct_option():
     outbox, api = DummyOutbox(), DummyApi(GAME_ID)
-    ref = GameSessionActor.start(SessionState(chat_id=5, player=ANN), outbox=outbox, api=api, manager=None)
+    ref = ShardHarness(outbox=outbox, api=api)
     try:
         ref.tell(StartGame(chat_id=5, player=ANN, update_id=1,
                            options=GameOptions(category=None, question_count=1, question_type="poll")))
         ref.tell(_result(ev.GameCreated(question_count=1, time_limit_s=20,
                                         questions=_questions(1, with_answers=True)), "r-p"))
-        ref.ask(GetState(), timeout=2)
+        ref.ask(GetState(chat_id=5), timeout=2)
         assert api.calls[0][1]["options"]["question_type"] == "poll"
         ops = [c for c in outbox.calls if c[0] == "poll"]
         assert [(c[2], c[3]) for c in ops] == [(f"{TAG}:p:0", "1/1 · Q0?")]

@@ -7,11 +7,10 @@ import time
 import pytest
 
 from schema import events as ev
-from tests.session.dummies import DummyApi, DummyCommands, DummyCompletion, DummyOutbox
+from tests.session.dummies import DummyApi, DummyCommands, DummyCompletion, DummyOutbox, ShardHarness, SnapshotStore
 from trivia_actors.session import (
     AnswerGiven,
     GameOptions,
-    GameSessionActor,
     GetState,
     Player,
     ResultArrived,
@@ -46,8 +45,7 @@ def _evaluated(no: int, verdict: str, points: int, score: int, next_no, summary=
 @pytest.fixture
 def session():
     outbox, api, commands = DummyOutbox(), DummyApi(GAME_ID), DummyCommands()
-    ref = GameSessionActor.start(SessionState(chat_id=42, player=PLAYER), outbox=outbox, api=api, manager=None,
-                                 commands=commands)
+    ref = ShardHarness(outbox=outbox, api=api, commands=commands)
     yield ref, outbox, api, commands
     ref.stop()
 
@@ -67,7 +65,7 @@ def test_a_two_question_game_as_the_player_sees_it(session):
     assert [row[0].data for row in keyboard] == [f"a:{TAG}:0:{i}" for i in range(4)]
     ref.tell(AnswerGiven(chat_id=42, player=PLAYER, game_tag=TAG, question_no=0, option=1, update_id=8))
     ref.tell(AnswerGiven(chat_id=42, player=PLAYER, game_tag=TAG, question_no=0, option=2, update_id=9))  # double tap
-    ref.ask(GetState(), timeout=2)
+    ref.ask(GetState(chat_id=42), timeout=2)
     answers = [c for c in api.calls if c[0] == "submit_answer"]
     assert len(answers) == 1, "a second tap on the same question must not submit again"
     assert answers[0][1]["option"] == 1
@@ -83,7 +81,7 @@ def test_a_two_question_game_as_the_player_sees_it(session):
     calls = outbox.wait_for(6)
     assert "Correct!" in calls[4][3] and "+950" in calls[4][3]
     assert "Game over" in calls[5][3] and "<b>950</b>" in calls[5][3] and "Correct: 1/2" in calls[5][3]
-    assert ref.ask(GetState(), timeout=2).phase == "finished"
+    assert ref.ask(GetState(chat_id=42), timeout=2) is None, "a finished game leaves its shard"
 
 
 def test_stale_buttons_and_other_players_are_ignored(session):
@@ -96,7 +94,7 @@ def test_stale_buttons_and_other_players_are_ignored(session):
     stranger = Player(telegram_id=99, name="Eve")
     ref.tell(AnswerGiven(chat_id=42, player=stranger, game_tag=TAG, question_no=0, option=0, update_id=4))
     ref.tell(TextGiven(chat_id=42, player=stranger, text="A0", update_id=5))
-    ref.ask(GetState(), timeout=2)
+    ref.ask(GetState(chat_id=42), timeout=2)
     assert [c for c in api.calls if c[0] == "submit_answer"] == []
 
 
@@ -106,7 +104,7 @@ def test_a_replayed_result_event_is_rendered_once(session):
     created = _result(ev.GameCreated(question_count=1, time_limit_s=30, questions=_questions(1)))
     ref.tell(created)
     ref.tell(created)
-    ref.ask(GetState(), timeout=2)
+    ref.ask(GetState(chat_id=42), timeout=2)
     assert len([c for c in outbox.calls if c[2].endswith(":q:0")]) == 1
 
 
@@ -116,10 +114,11 @@ def test_typed_answer_is_submitted_as_text(session):
     ref.tell(_result(ev.GameCreated(question_count=1, time_limit_s=30, questions=_questions(1))))
     outbox.wait_for(2)
     ref.tell(TextGiven(chat_id=42, player=PLAYER, text="a zero", update_id=5))
-    ref.ask(GetState(), timeout=2)
+    ref.ask(GetState(chat_id=42), timeout=2)
     submitted = [c[1] for c in api.calls if c[0] == "submit_answer"]
     assert submitted == [{"game_id": GAME_ID, "subject": "tg:42", "name": "Ann <b>", "question_no": 0,
-                          "option": None, "text": "a zero", "idempotency_key": "tg-text:42:5"}]
+                          "option": None, "text": "a zero", "idempotency_key": "tg-text:42:5",
+                          "wait_s": 0.0}]
 
 
 def test_the_question_timer_reports_a_timeout_once(session):
@@ -139,10 +138,11 @@ def test_a_restored_session_rearms_its_timer_for_the_time_left():
     """Injected clock: the snapshot says 0.2 s are left, so the timeout comes after ~0.2 s, not the full 30 s."""
     now = [1_000_000.0]
     state = SessionState(chat_id=42, player=PLAYER, phase="asking", game_id=GAME_ID, game_tag=TAG,
-                         questions=list(_questions(2)), current_no=1, time_limit_s=30.0, deadline=now[0] + 0.2)
+                         questions=list(_questions(2)), current_no=1, time_limit_s=30.0, deadline=time.time() + 0.2)
     commands = DummyCommands()
-    ref = GameSessionActor.start(state, outbox=DummyOutbox(), api=DummyApi(GAME_ID), manager=None,
-                                 commands=commands, restored=True, clock=lambda: now[0])
+    store = SnapshotStore.start({42: state.to_snapshot()})
+    ref = ShardHarness(outbox=DummyOutbox(), api=DummyApi(GAME_ID), commands=commands, store=store,
+                       asleep={42: state.deadline})
     try:
         deadline = time.monotonic() + 5
         while not commands.timeouts and time.monotonic() < deadline:
@@ -150,23 +150,25 @@ def test_a_restored_session_rearms_its_timer_for_the_time_left():
         assert [t["question_no"] for t in commands.timeouts] == [1]
     finally:
         ref.stop()
+        store.stop()
 
 
 def test_a_restored_session_past_its_deadline_times_out_at_once():
-    now = [2_000_000.0]
     state = SessionState(chat_id=42, player=PLAYER, phase="asking", game_id=GAME_ID, game_tag=TAG,
-                         questions=list(_questions(1)), current_no=0, time_limit_s=30.0, deadline=now[0] - 60)
+                         questions=list(_questions(1)), current_no=0, time_limit_s=30.0, deadline=time.time() - 60)
     commands = DummyCommands()
-    ref = GameSessionActor.start(state, outbox=DummyOutbox(), api=DummyApi(GAME_ID), manager=None,
-                                 commands=commands, restored=True, clock=lambda: now[0])
+    store = SnapshotStore.start({42: state.to_snapshot()})
+    ref = ShardHarness(outbox=DummyOutbox(), api=DummyApi(GAME_ID), commands=commands, store=store,
+                       asleep={42: state.deadline})
     try:
-        ref.ask(GetState(), timeout=2)
+        ref.ask(GetState(chat_id=42), timeout=2)
         deadline = time.monotonic() + 2
         while not commands.timeouts and time.monotonic() < deadline:
             time.sleep(0.01)
         assert [t["question_no"] for t in commands.timeouts] == [0]
     finally:
         ref.stop()
+        store.stop()
 
 
 def test_an_answer_judged_by_ai_shows_why(session):
@@ -188,7 +190,7 @@ def test_an_answer_judged_by_ai_shows_why(session):
 def test_a_lost_result_is_asked_for_again_with_the_same_key(session, monkeypatch):
     """No result after the watchdog's time (its event lost, or its command never produced): the session makes
     the same call again, same idempotency key, until the result comes; then it stops asking."""
-    import trivia_actors.session.actor as session_module
+    import trivia_actors.session.machine as session_module
 
     monkeypatch.setattr(session_module, "RESULT_WATCHDOG_S", 0.3)
     ref, outbox, api, _ = session
@@ -213,13 +215,13 @@ def test_a_lost_result_is_asked_for_again_with_the_same_key(session, monkeypatch
     settled = len(api.calls)
     time.sleep(1.0)
     assert len(api.calls) == settled, "once the result came, nothing is asked again"
-    assert ref.ask(GetState(), timeout=2).phase == "asking"
+    assert ref.ask(GetState(chat_id=42), timeout=2).phase == "asking"
 
 
 def test_a_lost_timeout_result_sends_the_timeout_again(session, monkeypatch):
     """The timeout command has a deterministic request id, so sending it again makes the worker replay its
     stored outcome (the reveal) if the first result was lost."""
-    import trivia_actors.session.actor as session_module
+    import trivia_actors.session.machine as session_module
 
     monkeypatch.setattr(session_module, "RESULT_WATCHDOG_S", 0.3)
     ref, outbox, _api, commands = session

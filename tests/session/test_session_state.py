@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from tests.session.dummies import DummyApi, DummyCommands, DummyOutbox
+from tests.session.dummies import DummyApi, DummyCommands, DummyOutbox, ShardHarness, SnapshotStore
 from trivia_actors.rules import AnswerMode, CallKind, Difficulty, GameMode, Phase, QuestionType
-from trivia_actors.session import GameSessionActor, GetState, SessionState, SnapshotError
+from trivia_actors.session import SessionState, SnapshotError
 
 GAME_ID = "7a1b2c3d-0000-4000-8000-000000000002"
 
@@ -82,10 +82,11 @@ def test_a_version_2_snapshot_loads_as_typed_state() -> None:
 def test_a_restored_version_2_session_makes_its_calls_again_with_the_same_keys() -> None:
     api = DummyApi(GAME_ID)
     state = SessionState.from_snapshot(json.loads(V2_GROUP_JUDGING))
-    ref = GameSessionActor.start(state, outbox=DummyOutbox(), api=api, manager=None, commands=DummyCommands(),
-                                 restored=True, clock=lambda: 1700000022.0)
+    store = SnapshotStore.start({state.chat_id: state.to_snapshot()})
+    ref = ShardHarness(outbox=DummyOutbox(), api=api, commands=DummyCommands(), store=store,
+                       asleep={state.chat_id: 0.0})
     try:
-        ref.ask(GetState(), timeout=2)
+        _wait_for_calls(api, 3)
         assert sorted((name, kwargs["idempotency_key"]) for name, kwargs in api.calls) == [
             ("finish_game", f"tg-stop:{GAME_ID}"),
             ("request_hint", "tg-hint:-1001:12"),
@@ -96,16 +97,25 @@ def test_a_restored_version_2_session_makes_its_calls_again_with_the_same_keys()
             "tg:8", "Lee", 1, 2, None)
     finally:
         ref.stop()
+        store.stop()
 
     api = DummyApi(GAME_ID)
-    ref = GameSessionActor.start(SessionState.from_snapshot(json.loads(V2_CREATING)), outbox=DummyOutbox(), api=api,
-                                 manager=None, restored=True, clock=time.time)
+    store = SnapshotStore.start({42: json.loads(V2_CREATING)})
+    ref = ShardHarness(outbox=DummyOutbox(), api=api, store=store, asleep={42: 0.0})
     try:
-        ref.ask(GetState(), timeout=2)
+        _wait_for_calls(api, 1)
         assert [(name, kwargs["idempotency_key"]) for name, kwargs in api.calls] == [("create_game", "tg-play:42:7")]
         assert api.calls[0][1]["options"] == json.loads(V2_CREATING)["pending_calls"]["tg-play:42:7"]["options"]
     finally:
         ref.stop()
+        store.stop()
+
+
+def _wait_for_calls(api: DummyApi, count: int) -> None:
+    deadline = time.monotonic() + 5
+    while len(api.calls) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(api.calls) >= count, api.calls
 
 
 def test_a_snapshot_of_an_unknown_version_is_refused_with_a_clear_error() -> None:

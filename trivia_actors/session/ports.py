@@ -74,7 +74,7 @@ class ApiReplySink(Protocol):
     """Where a :class:`GameApi` reports a call's outcome: ``messages.ApiAccepted``, ``ApiRefused`` or
     ``ApiSettled``. Called from any thread, once per call; it must not block (it tells an actor)."""
 
-    def __call__(self, reply: Any) -> None: ...
+    def __call__(self, reply: Any, /) -> None: ...
 
 
 class GameApi(Protocol):
