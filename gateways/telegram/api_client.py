@@ -31,11 +31,7 @@ from schema.events import (
     result_event_id,
 )
 from trivia_actors.rules import RequestState
-from trivia_actors.session import ApiAccepted, ApiRefused
-
-# Not exported by the session facade yet (the port changed in the shard contracts): to move to the facade.
-from trivia_actors.session.messages import ApiReply, ApiSettled
-from trivia_actors.session.ports import ApiReplySink
+from trivia_actors.session import ApiAccepted, ApiRefused, ApiReply, ApiReplySink, ApiSettled
 
 logger = logging.getLogger(__name__)
 

@@ -136,6 +136,9 @@ class ShardHarness:
     def tell(self, message: Any) -> None:
         self.ref.tell(message)
 
+    def is_alive(self) -> bool:
+        return self.ref.is_alive()
+
     def ask(self, message: Any, timeout: float = 5) -> Any:
         return self.ref.ask(message, timeout=timeout)
 

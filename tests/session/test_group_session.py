@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from schema import events as ev
-from tests.session.dummies import ShardHarness, DummyApi, DummyCommands, DummyCompletion, DummyOutbox
+from tests.session.dummies import DummyApi, DummyCommands, DummyCompletion, DummyOutbox, ShardHarness
 from trivia_actors.session import (
     AnswerGiven,
     ChatSettings,
@@ -13,7 +13,6 @@ from trivia_actors.session import (
     GetState,
     Player,
     ResultArrived,
-    SessionState,
     SettingError,
     SkipAsked,
     StartGame,
@@ -31,8 +30,8 @@ def _questions(n, *, with_answers=False):
                                  difficulty="medium", correct_option=1 if with_answers else None) for i in range(n))
 
 
-def _result(payload, request_id):
-    envelope = ev.Envelope(request_id=request_id, game_id=GAME_ID, chat_id=CHAT, user_id="tg:1", payload=payload)
+def _result(payload, request_id, chat_id=CHAT):
+    envelope = ev.Envelope(request_id=request_id, game_id=GAME_ID, chat_id=chat_id, user_id="tg:1", payload=payload)
     return ResultArrived(event=envelope, completion=DummyCompletion())
 
 
@@ -104,7 +103,7 @@ def test_quiz_poll_game_sends_native_polls_with_the_correct_option():
         ref.tell(StartGame(chat_id=5, player=ANN, update_id=1,
                            options=GameOptions(category=None, question_count=1, question_type="poll")))
         ref.tell(_result(ev.GameCreated(question_count=1, time_limit_s=20,
-                                        questions=_questions(1, with_answers=True)), "r-p"))
+                                        questions=_questions(1, with_answers=True)), "r-p", chat_id=5))
         ref.ask(GetState(chat_id=5), timeout=2)
         assert api.calls[0][1]["options"]["question_type"] == "poll"
         ops = [c for c in outbox.calls if c[0] == "poll"]

@@ -30,6 +30,9 @@ TAG = GAME_ID.replace("-", "")[:8]
 ANN = Player(telegram_id=42, name="Ann")
 BOB = Player(telegram_id=43, name="Bob")
 T0 = 1_700_000_000.0
+Q0, Q1 = keys.question_key(TAG, 0), keys.question_key(TAG, 1)
+SUMMARY, STOPPED = keys.notice_key(TAG, keys.Notice.SUMMARY), keys.notice_key(TAG, keys.Notice.STOPPED)
+PLAY = keys.play_key(42, 7)
 
 
 def _questions(n: int) -> tuple[ev.QuestionView, ...]:
@@ -96,11 +99,11 @@ def _start(game: Recorder, *, mode: str = "solo", count: int = 2, update_id: int
 def test_a_whole_solo_game_as_effects() -> None:
     game = Recorder()
     _start(game)
-    assert game.log == [("op", ("send", keys.reply_key(keys.Reply.PREPARING, 7))), ("api", ("create", keys.play_key(42, 7), 0.0)),
+    assert game.log == [("op", ("send", keys.reply_key(keys.Reply.PREPARING, 7))), ("api", ("create", PLAY, 0.0)),
                         ("timer", None)]
-    assert game.accept("game.create", keys.play_key(42, 7)) == [("timer", T0 + RESULT_WATCHDOG_S)]
+    assert game.accept("game.create", PLAY) == [("timer", T0 + RESULT_WATCHDOG_S)]
     assert game.result(ev.GameCreated(question_count=2, time_limit_s=30, questions=_questions(2)), "r-create") == [
-        ("op", ("send", keys.question_key(TAG, 0))), ("timer", T0 + 30)]
+        ("op", ("send", Q0)), ("timer", T0 + 30)]
     game.now += 4
     answer_key = keys.answer_key(GAME_ID, 0, 42)
     assert game.input(AnswerGiven(chat_id=42, player=ANN, game_tag=TAG, question_no=0, option=1, update_id=8)) == [
@@ -108,12 +111,12 @@ def test_a_whole_solo_game_as_effects() -> None:
     assert game.session.state.phase == Phase.JUDGING
     assert game.accept("answer.submit", answer_key) == [("timer", T0 + 4 + RESULT_WATCHDOG_S)]
     assert game.result(_evaluated(0, "incorrect", next_no=1), "r-a0") == [
-        ("op", ("edit", keys.question_key(TAG, 0))), ("op", ("send", keys.question_key(TAG, 1))), ("timer", T0 + 4 + 30)]
+        ("op", ("edit", Q0)), ("op", ("send", Q1)), ("timer", T0 + 4 + 30)]
     game.input(TextGiven(chat_id=42, player=ANN, text="A1", update_id=9))
     assert game.session.state.pending_calls, "a typed answer is a call too"
     game.accept("answer.submit", keys.text_key(42, 9))
     final = game.result(_evaluated(1, "correct", next_no=None, score=100, summary=_summary(100)), "r-a1")
-    assert final == [("op", ("edit", keys.question_key(TAG, 1))), ("op", ("send", keys.notice_key(TAG, keys.Notice.SUMMARY))), ("timer", None)]
+    assert final == [("op", ("edit", Q1)), ("op", ("send", SUMMARY)), ("timer", None)]
     assert game.session.finished
     # A copy of the last result from the broker changes nothing.
     assert game.result(_evaluated(1, "correct", next_no=None, score=100, summary=_summary(100)), "r-a1") == [
@@ -136,13 +139,13 @@ def test_a_group_race_takes_one_button_answer_per_player() -> None:
     game.result(_evaluated(0, "incorrect", next_no=None, closed=False, name="Bob"), "r-bob")
     assert game.session.state.phase == Phase.ASKING
     closed = game.result(_evaluated(0, "correct", next_no=1, name="Ann"), "r-ann")
-    assert closed[:2] == [("op", ("edit", keys.question_key(TAG, 0))), ("op", ("send", keys.question_key(TAG, 1)))]
+    assert closed[:2] == [("op", ("edit", Q0)), ("op", ("send", Q1))]
 
 
 def test_a_timeout_closes_the_question_and_a_lost_reveal_is_asked_for_again() -> None:
     game = Recorder()
     _start(game)
-    game.accept("game.create", keys.play_key(42, 7))
+    game.accept("game.create", PLAY)
     game.result(ev.GameCreated(question_count=2, time_limit_s=30, questions=_questions(2)), "r-create")
     assert game.tick(29.0) == [("timer", T0 + 30)], "not due yet"
     assert game.tick(1.0) == [("timeout", 0), ("timer", T0 + 30 + RESULT_WATCHDOG_S)]
@@ -151,13 +154,13 @@ def test_a_timeout_closes_the_question_and_a_lost_reveal_is_asked_for_again() ->
     # The reveal never came: the timeout command goes again (the worker replays a closed question's reveal).
     assert game.tick(RESULT_WATCHDOG_S) == [("timeout", 0), ("timer", T0 + 30 + 2 * RESULT_WATCHDOG_S)]
     revealed = game.result(_evaluated(0, "timeout", next_no=1), "r-timeout")
-    assert revealed[:2] == [("op", ("edit", keys.question_key(TAG, 0))), ("op", ("send", keys.question_key(TAG, 1)))]
+    assert revealed[:2] == [("op", ("edit", Q0)), ("op", ("send", Q1))]
 
 
 def test_a_hint_is_asked_for_and_shown_while_its_question_is_open() -> None:
     game = Recorder()
     _start(game)
-    game.accept("game.create", keys.play_key(42, 7))
+    game.accept("game.create", PLAY)
     game.result(ev.GameCreated(question_count=2, time_limit_s=30, questions=_questions(2)), "r-create")
     assert game.input(HintAsked(chat_id=42, player=BOB, update_id=11)) == [("timer", T0 + 30)], \
         "only the player of a solo game gets hints"
@@ -170,7 +173,7 @@ def test_a_hint_is_asked_for_and_shown_while_its_question_is_open() -> None:
 def test_a_stop_finishes_the_game_and_its_finish_is_watched() -> None:
     game = Recorder()
     _start(game)
-    game.accept("game.create", keys.play_key(42, 7))
+    game.accept("game.create", PLAY)
     game.result(ev.GameCreated(question_count=2, time_limit_s=30, questions=_questions(2)), "r-create")
     assert game.input(StopGame(chat_id=42, player=BOB, update_id=20)) == [
         ("op", ("send", keys.reply_key(keys.Reply.STOP_REFUSED, 20))), ("timer", T0 + 30)]
@@ -185,14 +188,14 @@ def test_a_stop_finishes_the_game_and_its_finish_is_watched() -> None:
     finished = ev.GameFinished(summary=_summary(0, status="stopped"))
     settled = game.input(ApiSettled(kind="game.finish", request_id="r-stop", key=stop_key,
                                     event=_event(finished, "r-stop")))
-    assert settled == [("op", ("send", keys.notice_key(TAG, keys.Notice.STOPPED))), ("op", ("send", keys.notice_key(TAG, keys.Notice.SUMMARY))), ("timer", None)]
+    assert settled == [("op", ("send", STOPPED)), ("op", ("send", SUMMARY)), ("timer", None)]
     assert game.session.finished
 
 
 def test_a_skip_closes_the_question_like_its_timer() -> None:
     game = Recorder()
     _start(game)
-    game.accept("game.create", keys.play_key(42, 7))
+    game.accept("game.create", PLAY)
     game.result(ev.GameCreated(question_count=2, time_limit_s=30, questions=_questions(2)), "r-create")
     assert game.input(SkipAsked(chat_id=42, player=ANN, update_id=30)) == [
         ("timeout", 0), ("timer", T0 + RESULT_WATCHDOG_S)]
@@ -201,10 +204,10 @@ def test_a_skip_closes_the_question_like_its_timer() -> None:
 def test_a_late_refusal_of_a_repeated_create_leaves_the_running_game_alone() -> None:
     game = Recorder()
     _start(game)
-    game.accept("game.create", keys.play_key(42, 7))
+    game.accept("game.create", PLAY)
     game.result(ev.GameCreated(question_count=2, time_limit_s=30, questions=_questions(2)), "r-create")
     late = game.input(ApiRefused(kind="game.create", status=503, code="broker_unavailable", message="busy",
-                                 key=keys.play_key(42, 7)))
+                                 key=PLAY))
     assert late == [("timer", T0 + 30)]
     assert game.session.state.phase == Phase.ASKING and not game.session.finished
 
@@ -212,11 +215,11 @@ def test_a_late_refusal_of_a_repeated_create_leaves_the_running_game_alone() -> 
 def test_an_accepted_create_whose_repeat_meets_an_outage_keeps_waiting() -> None:
     game = Recorder()
     _start(game)
-    game.accept("game.create", keys.play_key(42, 7))
+    game.accept("game.create", PLAY)
     repeat = game.tick(RESULT_WATCHDOG_S)
-    assert repeat == [("api", ("create", keys.play_key(42, 7), SETTLED_WAIT_S)), ("timer", T0 + 2 * RESULT_WATCHDOG_S)]
+    assert repeat == [("api", ("create", PLAY, SETTLED_WAIT_S)), ("timer", T0 + 2 * RESULT_WATCHDOG_S)]
     refused = game.input(ApiRefused(kind="game.create", status=503, code="unavailable", message="busy",
-                                    key=keys.play_key(42, 7)))
+                                    key=PLAY))
     assert refused == [("timer", T0 + 2 * RESULT_WATCHDOG_S)], "no 'could not start': the game was accepted"
     assert game.session.state.phase == Phase.CREATING
 
@@ -225,7 +228,7 @@ def test_after_an_idle_stop_the_closed_question_is_not_sent_again() -> None:
     game = Recorder()
     game.input(StartGame(chat_id=42, player=ANN, update_id=7, idle_limit=1,
                          options=GameOptions(category="science", question_count=3)))
-    game.accept("game.create", keys.play_key(42, 7))
+    game.accept("game.create", PLAY)
     game.result(ev.GameCreated(question_count=3, time_limit_s=30, questions=_questions(3)), "r-create")
     game.tick(30)
     stopped = game.result(_evaluated(0, "timeout", next_no=1), "r-timeout-0")
@@ -236,7 +239,7 @@ def test_after_an_idle_stop_the_closed_question_is_not_sent_again() -> None:
 def test_a_lost_result_comes_back_in_the_settled_reply_of_the_watchdog_repeat() -> None:
     game = Recorder()
     _start(game)
-    game.accept("game.create", keys.play_key(42, 7))
+    game.accept("game.create", PLAY)
     game.result(ev.GameCreated(question_count=2, time_limit_s=30, questions=_questions(2)), "r-create")
     key = keys.answer_key(GAME_ID, 0, 42)
     game.input(AnswerGiven(chat_id=42, player=ANN, game_tag=TAG, question_no=0, option=0, update_id=8))
@@ -253,7 +256,7 @@ def test_a_sleeping_copy_wakes_at_once_while_a_call_may_not_have_reached_the_api
     game = Recorder()
     _start(game)
     assert game.session.wake_at(T0) == T0, "the create is in flight: a restart must make it again"
-    game.accept("game.create", keys.play_key(42, 7))
+    game.accept("game.create", PLAY)
     assert game.session.wake_at(T0) == T0 + RESULT_WATCHDOG_S
     restored = GameSession(SessionState.from_snapshot(game.session.state.to_snapshot()))
     restored.resume(T0 + RESULT_WATCHDOG_S + 1)

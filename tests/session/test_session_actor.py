@@ -135,8 +135,7 @@ def test_the_question_timer_reports_a_timeout_once(session):
 
 
 def test_a_restored_session_rearms_its_timer_for_the_time_left():
-    """Injected clock: the snapshot says 0.2 s are left, so the timeout comes after ~0.2 s, not the full 30 s."""
-    now = [1_000_000.0]
+    """The snapshot says 0.2 s are left, so the timeout comes after ~0.2 s, not the full 30 s."""
     state = SessionState(chat_id=42, player=PLAYER, phase="asking", game_id=GAME_ID, game_tag=TAG,
                          questions=list(_questions(2)), current_no=1, time_limit_s=30.0, deadline=time.time() + 0.2)
     commands = DummyCommands()

@@ -11,19 +11,19 @@ import pytest
 from schema import events as ev
 from schema.telebot_models import ChatSession, OutboundMessage
 from tests.session.dummies import DummyApi, DummyCommands, DummyCompletion, DummyOutbox
+from trivia_actors.runtime import TimerService
 from trivia_actors.session import (
     AnswerGiven,
     ApiRefused,
     GameOptions,
-    ListChats,
     LoadPending,
     MarkSent,
     Player,
     ResultArrived,
     SessionKind,
-    SessionManagerActor,
     SessionStoreActor,
     StartGame,
+    start_sessions,
 )
 
 
@@ -34,6 +34,25 @@ def _wait(predicate, timeout=5.0):
             return
         time.sleep(0.02)
     raise AssertionError("condition not reached in time")
+
+
+class Engine:
+    """The telebot's session engine over a real store: two shards and a timer service."""
+
+    def __init__(self, *, outbox, api, store, passivate_after_s: float = 60.0) -> None:
+        self.timers = TimerService().start()
+        self.router = start_sessions(shards=2, outbox=outbox, api=api, timers=self.timers, commands=DummyCommands(),
+                                     writers=[store], passivate_after_s=passivate_after_s)
+
+    def tell(self, message) -> None:
+        self.router.tell(message)
+
+    def chats(self, kind: SessionKind = SessionKind.LIVE) -> list[int]:
+        return self.router.chats(kind)
+
+    def stop(self) -> None:
+        self.router.stop()
+        self.timers.stop()
 
 
 @pytest.fixture
@@ -60,7 +79,7 @@ def test_restart_restores_the_game_and_resends_only_unsent_calls(store, database
     tag = game_id.replace("-", "")[:8]
     player = Player(telegram_id=chat_id, name="Kim")
     outbox, api = DummyOutbox(), DummyApi(game_id)
-    manager = SessionManagerActor.start(outbox=outbox, api=api, commands=DummyCommands(), store=store)
+    manager = Engine(outbox=outbox, api=api, store=store)
     manager.tell(StartGame(chat_id=chat_id, player=player, update_id=1,
                            options=GameOptions(category=None, question_count=2)))
     manager.tell(_created(game_id, chat_id))
@@ -76,8 +95,8 @@ def test_restart_restores_the_game_and_resends_only_unsent_calls(store, database
     pending = store.ask(LoadPending())
     assert [(op.chat_id, op.key) for op in pending if op.chat_id == chat_id] == [(chat_id, f"{tag}:q:0")]
     outbox2, api2 = DummyOutbox(), DummyApi(game_id)
-    manager2 = SessionManagerActor.start(outbox=outbox2, api=api2, commands=DummyCommands(), store=store)
-    assert chat_id in manager2.ask(ListChats())
+    manager2 = Engine(outbox=outbox2, api=api2, store=store)
+    assert chat_id in manager2.chats(SessionKind.PASSIVE), "after a restart an open game sleeps until it is due"
     manager2.tell(AnswerGiven(chat_id=chat_id, player=player, game_tag=tag, question_no=0, option=2, update_id=3))
     _wait(lambda: any(c[0] == "submit_answer" for c in api2.calls))
     assert [c[1]["option"] for c in api2.calls if c[0] == "submit_answer"] == [2]
@@ -85,7 +104,7 @@ def test_restart_restores_the_game_and_resends_only_unsent_calls(store, database
     # A /play update delivered again after the restart is recognised and ignored.
     manager2.tell(StartGame(chat_id=chat_id, player=player, update_id=1,
                             options=GameOptions(category=None, question_count=2)))
-    manager2.ask(ListChats())
+    manager2.chats()
     assert outbox2.calls == []
     manager2.stop()
 
@@ -97,12 +116,12 @@ class RefusingApi(DummyApi):
         super().__init__(game_id)
         self.statuses = statuses
 
-    def create_game(self, *, reply_to, **kwargs) -> None:
+    def create_game(self, *, reply, **kwargs) -> None:
         self.calls.append(("create_game", kwargs))
         status = self.statuses.pop(0)
         code, message = (("broker_unavailable", "the message broker is unavailable; retry with the same "
                           "Idempotency-Key") if status == 503 else ("invalid", "category: unknown"))
-        reply_to.tell(ApiRefused(kind=ev.GameCreate.TYPE, status=status, code=code, message=message,
+        reply(ApiRefused(kind=ev.GameCreate.TYPE, status=status, code=code, message=message,
                                  key=kwargs["idempotency_key"]))
 
 
@@ -110,8 +129,7 @@ def test_every_refused_play_is_answered_and_a_passing_outage_asks_to_try_again(s
     chat_id = int(uuid.uuid4().int % 10**9)
     player = Player(telegram_id=chat_id, name="Ola")
     outbox = DummyOutbox()
-    manager = SessionManagerActor.start(outbox=outbox, api=RefusingApi(str(uuid.uuid4()), [503, 503, 422]),
-                                        commands=DummyCommands(), store=store)
+    manager = Engine(outbox=outbox, api=RefusingApi(str(uuid.uuid4()), [503, 503, 422]), store=store)
     try:
         for n, update_id in enumerate((21, 22, 23)):
             manager.tell(StartGame(chat_id=chat_id, player=player, update_id=update_id,
@@ -131,21 +149,20 @@ def test_idle_sessions_are_passivated_and_woken_by_the_next_update(store, databa
     tag = game_id.replace("-", "")[:8]
     player = Player(telegram_id=chat_id, name="Lee")
     outbox, api = DummyOutbox(), DummyApi(game_id)
-    manager = SessionManagerActor.start(outbox=outbox, api=api, commands=DummyCommands(), store=store,
-                                        passivate_after_s=0.3)
+    manager = Engine(outbox=outbox, api=api, store=store, passivate_after_s=0.3)
     manager.tell(StartGame(chat_id=chat_id, player=player, update_id=11,
                            options=GameOptions(category=None, question_count=2)))
     manager.tell(_created(game_id, chat_id))
     outbox.wait_for(2)
     # The database is shared with other tests: look at this chat only.
-    _wait(lambda: chat_id in manager.ask(ListChats(kind=SessionKind.PASSIVE)))
-    assert chat_id not in manager.ask(ListChats())
+    _wait(lambda: chat_id in manager.chats(SessionKind.PASSIVE))
+    assert chat_id not in manager.chats()
     with database.connection_context():
         assert ChatSession.get_by_id(chat_id).phase == "asking"
     manager.tell(AnswerGiven(chat_id=chat_id, player=player, game_tag=tag, question_no=0, option=1, update_id=12))
     _wait(lambda: any(c[0] == "submit_answer" for c in api.calls))
-    assert chat_id not in manager.ask(ListChats(kind=SessionKind.PASSIVE))
-    assert chat_id in manager.ask(ListChats())
+    assert chat_id not in manager.chats(SessionKind.PASSIVE)
+    assert chat_id in manager.chats()
     manager.stop()
 
 
@@ -180,7 +197,8 @@ def test_a_database_outage_never_stops_the_store() -> None:
     import peewee as pw
 
     from schema.db import make_database
-    from trivia_actors.session import PurgeLedger, SaveSession
+    from trivia_actors.rules import Phase
+    from trivia_actors.session import PurgeLedger, SaveSessions, SessionWrite
 
     unreachable = make_database("postgresql://postgres@127.0.0.1:1/nowhere")
     ref = SessionStoreActor.start(unreachable)
@@ -188,7 +206,8 @@ def test_a_database_outage_never_stops_the_store() -> None:
         ref.tell(MarkSent(ledger_id=1, message_id=10))
         ref.tell(PurgeLedger(older_than=dt.timedelta(days=7)))
         with pytest.raises(pw.OperationalError):
-            ref.ask(SaveSession(chat_id=1, game_id=None, phase="asking", snapshot={}, ops=()), timeout=10)
+            ref.ask(SaveSessions(writes=(SessionWrite(chat_id=1, game_id=None, phase=Phase.ASKING, snapshot={},
+                                                      wake_at=None),)), timeout=10)
         assert ref.is_alive(), "the store died on a database outage"
     finally:
         ref.stop()

@@ -22,15 +22,16 @@ from trivia_actors.session import (
     LoadMessageIds,
     LoadPending,
     LoadPolls,
+    LoadSchedule,
+    MarkSentMany,
     OpKind,
     OutboundOp,
-    SaveSession,
+    SaveSessions,
+    SentMark,
     SessionStoreActor,
+    SessionWrite,
     keys,
 )
-
-# Not in the package's facade yet.
-from trivia_actors.session.messages import LoadSchedule, MarkSentMany, SaveSessions, SentMark, SessionWrite
 
 ASK_TIMEOUT = 30
 UNFINISHED_INDEX = "chat_sessions_unfinished"
@@ -192,10 +193,9 @@ def test_load_schedule_returns_the_wake_up_time_of_every_unfinished_session(db, 
         SessionWrite(chat_id=3, game_id="c", phase=Phase.JUDGING, snapshot={}, wake_at=None),
     )
     store.ask(SaveSessions(writes=writes), timeout=ASK_TIMEOUT)
-    # The single write still works, through the same statements; it carries no wake-up time.
-    assert store.ask(SaveSession(chat_id=4, game_id="d", phase="creating", snapshot={}, ops=()),
-                     timeout=ASK_TIMEOUT) == []
-    store.ask(SaveSession(chat_id=1, game_id="a", phase="finished", snapshot={}, ops=()), timeout=ASK_TIMEOUT)
+    store.ask(SaveSessions(writes=(SessionWrite(chat_id=4, game_id="d", phase=Phase.CREATING, snapshot={},
+                                                wake_at=None),
+                                   attrs.evolve(writes[0], phase=Phase.FINISHED))), timeout=ASK_TIMEOUT)
     store.ask(SaveSessions(writes=(attrs.evolve(writes[0], chat_id=5),)), timeout=ASK_TIMEOUT)
 
     with StatementLog(db) as log:

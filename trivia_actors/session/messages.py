@@ -262,17 +262,6 @@ class ListChats:
 
 
 @attrs.frozen(kw_only=True)
-class SaveSession:
-    """Persist a session's snapshot with the ops it produced; the reply is the ops actually new."""
-
-    chat_id: int
-    game_id: str | None
-    phase: Phase = attrs.field(converter=Phase)
-    snapshot: dict[str, Any]
-    ops: tuple[OutboundOp, ...]
-
-
-@attrs.frozen(kw_only=True)
 class MarkSent:
     """Telegram accepted ledger op ``ledger_id`` (a send returns the message id)."""
 

@@ -193,11 +193,12 @@ class SessionShardActor(pykka.ThreadingActor):
         reply: Any = None
         try:
             reply = self._dispatch(message)
-        except Exception:
-            # A bug. A told message must not stop the shard (pykka would, and every chat of the shard with it).
+        except Exception as exc:
+            # A bug. A told message must not stop the shard (pykka would, and every chat of the shard with it);
+            # a result event is refused for good: handling it again would fail again.
             logger.exception("session shard %d: handling %s failed", self.index, type(message).__name__)
             if isinstance(message, ResultArrived):
-                message.completion.fail("session failed", retryable=False)
+                message.completion.fail(f"session failed: {type(exc).__name__}", retryable=False)
         if isinstance(message, _Flush):
             self._flush_queued = False
             self._commit()
@@ -311,8 +312,8 @@ class SessionShardActor(pykka.ThreadingActor):
         hosted = _Hosted(session=GameSession(SessionState(chat_id=chat_id, player=message.player)), saved=None,
                          last_active=now)
         self.sessions[chat_id] = hosted
+        self._changed[chat_id] = None  # first: what a failing handler decided before failing is committed too
         hosted.session.handle(message, now)
-        self._changed[chat_id] = None
 
     def _route(self, message: AnswerGiven | TextGiven | HintAsked | SkipAsked | ScoreAsked | StopGame) -> None:
         """To the chat's session; a game command with no game gets "no game" (once per update)."""
@@ -321,8 +322,8 @@ class SessionShardActor(pykka.ThreadingActor):
             return
         hosted = self._live(chat_id)
         if hosted is not None:
-            hosted.session.handle(message, self.clock())
             self._changed[chat_id] = None
+            hosted.session.handle(message, self.clock())
         elif self._hold(chat_id, message):
             return
         elif isinstance(message, StopGame | HintAsked | SkipAsked | ScoreAsked) and self._first_time(
@@ -338,6 +339,9 @@ class SessionShardActor(pykka.ThreadingActor):
             return bool(self.store.ask(Claim(key=keys.update_claim(update_id)), timeout=STORE_TIMEOUT_S))
         except TRANSIENT_STORE_ERRORS as exc:
             logger.warning("update %d: could not check for a replay (%s); handling it", update_id, type(exc).__name__)
+            return True
+        except Exception:
+            logger.exception("update %d: checking for a replay failed; handling it", update_id)
             return True
 
     def _say(self, chat_id: int, key: str, text: str) -> None:
@@ -360,8 +364,8 @@ class SessionShardActor(pykka.ThreadingActor):
             else:
                 message.completion.done()  # a game that already ended
             return
-        hosted.session.result(message.event, self.clock())
         self._changed[chat_id] = None
+        hosted.session.result(message.event, self.clock())
         self._completions.append(message.completion)
 
     def _api_replied(self, message: ApiReplied) -> None:
@@ -373,8 +377,8 @@ class SessionShardActor(pykka.ThreadingActor):
             if not self._hold(chat_id, message):
                 logger.debug("chat %s: %s for a game that has ended; dropped", chat_id, type(message.reply).__name__)
             return
-        hosted.session.handle(message.reply, self.clock())
         self._changed[chat_id] = None
+        hosted.session.handle(message.reply, self.clock())
 
     def _timers_due(self, chat_ids: tuple[int, ...]) -> None:
         now = self.clock()
@@ -390,8 +394,8 @@ class SessionShardActor(pykka.ThreadingActor):
                 if chat_id in self.asleep:
                     self._wake(chat_id)  # resuming applies what is due
                 continue
-            hosted.session.due(now)
             self._changed[chat_id] = None
+            hosted.session.due(now)
 
     def _retry_wake(self, chat_id: int) -> None:
         held = self._held.pop(chat_id)

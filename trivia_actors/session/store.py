@@ -36,7 +36,6 @@ from trivia_actors.session.messages import (
     MarkSentMany,
     PurgeLedger,
     SaveChatSettings,
-    SaveSession,
     SaveSessions,
     SentMark,
     SessionWrite,
@@ -154,11 +153,6 @@ class SessionStoreActor(DatabaseActor):
         match message:
             case SaveSessions():
                 return self._save_sessions(message.writes)
-            case SaveSession():
-                # No wake-up time comes with it: the row's is cleared (NULL, nothing due).
-                write = SessionWrite(chat_id=message.chat_id, game_id=message.game_id, phase=message.phase,
-                                     snapshot=message.snapshot, wake_at=None, ops=message.ops)
-                return list(self._save_sessions((write,))[0])
             case MarkSentMany():
                 self._mark_sent(message.marks)
                 return None
