@@ -2,16 +2,21 @@
 
 A timeout is not a player's request, so it needs no request status and no API round trip. Its request id is
 derived from the game and question, so a timer that fires twice (e.g. around a restart) applies once.
+A failed send is retried through the process's timer service; the retry itself is produced on one resend
+thread, because a send can block (up to the producer's ``max_block_ms`` while the broker is away) and the
+timer thread must never block.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import uuid
 
 from schema.events import Envelope, QuestionTimeout
 from trivia_actors.kafka import EventProducer, describe
+from trivia_actors.runtime import TimerService
 
 logger = logging.getLogger(__name__)
 
@@ -22,10 +27,15 @@ MAX_ATTEMPTS = 60
 class KafkaCommandSink:
     """Implements :class:`trivia_actors.session.ports.CommandSink` with the telebot's producer, retrying until acked."""
 
-    def __init__(self, producer: EventProducer, topic: str, client_id: str = "telebot") -> None:
+    def __init__(self, producer: EventProducer, topic: str, *, timers: TimerService,
+                 client_id: str = "telebot") -> None:
         self.producer = producer
         self.topic = topic
         self.client_id = client_id
+        self.timers = timers
+        self._resends: queue.SimpleQueue[tuple[Envelope, int]] = queue.SimpleQueue()
+        self._resender: threading.Thread | None = None
+        self._resender_lock = threading.Lock()
 
     def question_timed_out(self, *, game_id: str, chat_id: int, subject: str, question_no: int) -> None:
         request_id = str(uuid.uuid5(TIMEOUT_NAMESPACE, f"{game_id}:{question_no}"))
@@ -44,8 +54,27 @@ class KafkaCommandSink:
                 return
             logger.warning("game %s: timeout command failed (attempt %d), retrying: %s",
                            envelope.game_id, attempt, describe(error))
-            timer = threading.Timer(min(attempt, 5), self._send, args=(envelope, attempt + 1))
-            timer.daemon = True
-            timer.start()
+            self.timers.call_later(min(attempt, 5), lambda: self._resend(envelope, attempt + 1))
 
         self.producer.send(self.topic, envelope, on_done)
+
+    def _resend(self, envelope: Envelope, attempt: int) -> None:
+        """Hand a due retry to the resend thread (runs on the timer thread, so it only enqueues)."""
+        with self._resender_lock:
+            if self._resender is None:
+                # Started on the first retry: a telebot whose broker never fails has no extra thread.
+                self._resender = threading.Thread(target=self._resend_forever, name="timeout-command-resend",
+                                                  daemon=True)
+                self._resender.start()
+        self._resends.put((envelope, attempt))
+
+    def _resend_forever(self) -> None:
+        while True:
+            envelope, attempt = self._resends.get()
+            try:
+                self._send(envelope, attempt)
+            except Exception:
+                # EventProducer.send reports KafkaErrors through on_done; anything else is a bug, and the
+                # thread must outlive it for the other games' retries.
+                logger.exception("game %s: resending the timeout command failed (attempt %d)",
+                                 envelope.game_id, attempt)
