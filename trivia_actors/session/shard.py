@@ -228,11 +228,14 @@ class SessionShardActor(pykka.ThreadingActor):
             case _Flush():
                 pass
             case GetState():
+                self._commit()  # answer from what is committed (and forgotten, for a finished game)
                 hosted = self.sessions.get(message.chat_id)
                 return None if hosted is None else attrs.evolve(hosted.session.state)
             case ListChats(kind=SessionKind.PASSIVE):
+                self._commit()
                 return sorted(self.asleep)
             case ListChats():
+                self._commit()
                 return sorted(self.sessions)
             case _:
                 logger.warning("session shard %d: unexpected message %s", self.index, type(message).__name__)
