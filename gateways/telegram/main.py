@@ -161,6 +161,7 @@ async def start(settings: Settings, shutdown: Shutdown) -> None:
         dispatch=dispatch,
         dlq=producer,
         dlq_topic=settings.topic("dlq"),
+        timers=timers,
     )
     shutdown.push("the results consumer", _stopping(bridge))
     await _confirm(bridge, "the results consumer")

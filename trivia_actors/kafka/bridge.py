@@ -8,6 +8,7 @@ dead-letter topic with the reason in a header, and consumption goes on.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -24,12 +25,13 @@ from schema.events import Envelope, EventDecodeError, decode
 from trivia_actors.kafka.clients import BrokerUnavailable, EventProducer, describe
 from trivia_actors.kafka.completion import Completion
 from trivia_actors.kafka.messages import CountInFlight, Drain, EffectDone, EffectFailed, IsAssigned, RecordRef
-from trivia_actors.runtime import CONSUMED, DEAD_LETTERED, failpoints
+from trivia_actors.runtime import CONSUMED, DEAD_LETTERED, TimerService, failpoints, process_timers
 
 logger = logging.getLogger(__name__)
 
 # Retryable failures (database or broker down) are retried forever: dropping a valid event would lose it.
 MAX_RETRY_DELAY_S = 5.0
+RECONNECT_AFTER_S = 0.5  # a broker that could not be reached (or polled) is tried again after this
 
 
 Dispatch = Callable[[Envelope, Completion], None]
@@ -78,8 +80,10 @@ class ConsumerBridgeActor(pykka.ThreadingActor):
         dlq_topic: str,
         max_in_flight: int = 2000,
         poll_timeout_ms: int = 50,
+        timers: TimerService | None = None,
     ) -> None:
         super().__init__()
+        self._timers = timers if timers is not None else process_timers()
         self.name = name
         self._consumer_factory = consumer_factory
         self._topics = topics
@@ -189,16 +193,17 @@ class ConsumerBridgeActor(pykka.ThreadingActor):
         consumer = self._consumer
         if consumer is None:
             if not self._stopping:
-                if not self._connect():
-                    time.sleep(0.5)
-                self.actor_ref.tell(_Poll())
+                if self._connect():
+                    self.actor_ref.tell(_Poll())
+                else:
+                    self._poll_later(RECONNECT_AFTER_S)
             return
         try:
             batches = consumer.poll(timeout_ms=self._poll_timeout_ms)
         except KafkaError as exc:
             logger.warning("%s: poll failed, retrying: %s", self.name, describe(exc))
-            batches = {}
-            time.sleep(0.5)
+            self._poll_later(RECONNECT_AFTER_S)
+            return
         for tp, records in batches.items():
             for record in records:
                 self._accept(tp, record)
@@ -261,9 +266,16 @@ class ConsumerBridgeActor(pykka.ThreadingActor):
             "%s: event %s (game %s) failed, retry %d in %.1fs: %s",
             self.name, entry.envelope.event_id, entry.envelope.game_id, entry.attempts, delay, message.reason,
         )
-        timer = threading.Timer(delay, self.actor_ref.tell, args=(_Retry(ref=message.ref),))
-        timer.daemon = True
-        timer.start()
+        self._timers.call_later(delay, functools.partial(self._tell_self, _Retry(ref=message.ref)))
+
+    def _poll_later(self, delay_s: float) -> None:
+        self._timers.call_later(delay_s, functools.partial(self._tell_self, _Poll()))
+
+    def _tell_self(self, message: Any) -> None:
+        try:
+            self.actor_ref.tell(message)
+        except pykka.ActorDeadError:
+            logger.debug("%s: timer fired after the bridge stopped", self.name)
 
     def _dead_letter(self, key: bytes | None, value: bytes | None, reason: str, tp: TopicPartition,
                      offset: int) -> None:

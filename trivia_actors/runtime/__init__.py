@@ -14,7 +14,7 @@ from trivia_actors.runtime.metrics import (
     TELEGRAM_UPDATES,
 )
 from trivia_actors.runtime.settings import Settings, SettingsError, inherited_environment, load_settings
-from trivia_actors.runtime.timers import ManualClock, TimerHandle, TimerService, TimerTarget
+from trivia_actors.runtime.timers import ManualClock, TimerHandle, TimerService, TimerTarget, process_timers
 
 __all__ = [
     "CONSUMED",
@@ -37,4 +37,5 @@ __all__ = [
     "failpoints",
     "inherited_environment",
     "load_settings",
+    "process_timers",
 ]

@@ -211,6 +211,19 @@ class TimerService:
                 logger.exception("timer target %s failed on %d item(s)", type(target).__qualname__, len(items))
 
 
+_process_timers: list[TimerService] = []  # at most one
+_process_timers_lock = threading.Lock()
+
+
+def process_timers() -> TimerService:
+    """The process's timer service, started on first use: for parts that were not handed one (a process's main
+    may create its own and pass it down instead; either way one thread serves every timer)."""
+    with _process_timers_lock:
+        if not _process_timers:
+            _process_timers.append(TimerService(name="process-timers").start())
+        return _process_timers[0]
+
+
 class ManualClock:
     """A clock for tests that moves only when told: ``clock()`` reads it, ``advance(s)`` moves it."""
 
