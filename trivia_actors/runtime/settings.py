@@ -14,6 +14,7 @@ from pathlib import Path
 
 import attrs
 
+from schema.vocabulary import MAX_QUESTIONS, MAX_TIME_LIMIT_S, MIN_QUESTIONS, MIN_TIME_LIMIT_S
 from trivia_actors.runtime.failpoints import KNOWN as KNOWN_FAILPOINTS
 
 DEV_ENVIRONMENTS = frozenset({"development", "dev", "test"})
@@ -81,6 +82,8 @@ class Settings:
     worker_persistence_shards: int = 4
     question_time_limit_s: float = 30.0
     default_question_count: int = 5
+    telebot_session_shards: int = 8  # session shard actors of the telebot, each hosting many chats' games
+    telebot_store_writers: int = 2  # telebot store actors, each committing its shards' writes in groups
     failpoints: tuple[tuple[str, float], ...] = ()  # fault-injection runs only (TRIVIA_ENV=test)
     tansu_log: str = "warn"  # RUST_LOG of the Tansu broker the local stack starts
     standin_url: str = "http://127.0.0.1:8081"  # the Telegram stand-in the terminal chat plays through
@@ -212,6 +215,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_persistence_shards=_int(env, "WORKER_PERSISTENCE_SHARDS", defaults.worker_persistence_shards),
         question_time_limit_s=_float(env, "QUESTION_TIME_LIMIT", defaults.question_time_limit_s),
         default_question_count=_int(env, "DEFAULT_QUESTION_COUNT", defaults.default_question_count),
+        telebot_session_shards=_int(env, "TELEBOT_SESSION_SHARDS", defaults.telebot_session_shards),
+        telebot_store_writers=_int(env, "TELEBOT_STORE_WRITERS", defaults.telebot_store_writers),
         failpoints=_failpoints(env),
         tansu_log=_str(env, "TANSU_LOG", defaults.tansu_log),
         standin_url=_str(env, "STANDIN_URL", defaults.standin_url),
@@ -240,4 +245,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_WEBHOOK_URL is set")
     if not 1 <= settings.telegram_global_rate <= 1000:
         raise SettingsError("TELEGRAM_GLOBAL_RATE must be between 1 and 1000 calls per second")
+    # The API refuses games outside these limits, so a default outside them would fail every /play instead.
+    if not MIN_TIME_LIMIT_S <= settings.question_time_limit_s <= MAX_TIME_LIMIT_S:
+        raise SettingsError(f"QUESTION_TIME_LIMIT must be between {MIN_TIME_LIMIT_S} and {MAX_TIME_LIMIT_S} "
+                            "seconds (the API refuses other time limits)")
+    if not MIN_QUESTIONS <= settings.default_question_count <= MAX_QUESTIONS:
+        raise SettingsError(f"DEFAULT_QUESTION_COUNT must be between {MIN_QUESTIONS} and {MAX_QUESTIONS} "
+                            "(the API refuses other question counts)")
+    if not 1 <= settings.telebot_session_shards <= 256:
+        raise SettingsError("TELEBOT_SESSION_SHARDS must be between 1 and 256")
+    if not 1 <= settings.telebot_store_writers <= 32:
+        raise SettingsError("TELEBOT_STORE_WRITERS must be between 1 and 32")
     return settings
