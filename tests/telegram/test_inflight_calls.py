@@ -159,7 +159,8 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 
 
 @pytest.fixture
-def engine(server, loop) -> Iterator[tuple[Any, HttpGameApi, DummyOutbox, DummyCommands]]:
+def engine(server: tuple[GamesApi, str], loop: asyncio.AbstractEventLoop
+           ) -> Iterator[tuple[Any, HttpGameApi, DummyOutbox, DummyCommands]]:
     _games, base_url = server
     timers = TimerService().start()
     api = HttpGameApi(base_url, "service-token-0123456789", loop=loop, timers=timers)
@@ -225,7 +226,10 @@ def answer_all(shard: Any, question_no: int, update_base: int) -> None:
                                question_no=question_no, option=1, update_id=update_base + chat_id))
 
 
-def test_a_reply_for_a_game_that_ended_meanwhile_is_dropped_and_50_other_games_play_on(server, engine, loop, caplog):
+def test_a_reply_for_a_game_that_ended_meanwhile_is_dropped_and_50_other_games_play_on(
+    server: tuple[GamesApi, str], engine: tuple[Any, HttpGameApi, DummyOutbox, DummyCommands],
+    loop: asyncio.AbstractEventLoop, caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG, logger="trivia_actors.session.shard")
     games, _url = server
     shard, api, _outbox, commands = engine
