@@ -262,3 +262,16 @@ def test_a_sleeping_copy_wakes_at_once_while_a_call_may_not_have_reached_the_api
     restored.resume(T0 + RESULT_WATCHDOG_S + 1)
     assert [r.call.kind for r in restored.take_effects().api] == [CallKind.CREATE], \
         "a watchdog that fell due while the session slept fires when it wakes"
+
+
+def test_late_replies_to_the_previous_games_create_are_not_this_games() -> None:
+    game = Recorder()
+    _start(game, update_id=2)  # the chat's new game; its previous game's create (update 1) is long over
+    assert game.input(ApiAccepted(kind="game.create", request_id="r-old", game_id="old-game",
+                                  key=keys.play_key(42, 1))) == [("timer", None)]
+    assert game.session.state.game_id is None, "the old game's id is not adopted"
+    game.input(ApiRefused(kind="game.create", status=503, code="unavailable", message="busy",
+                          key=keys.play_key(42, 1)))
+    assert game.session.state.phase == Phase.CREATING and not game.session.finished
+    game.accept("game.create", keys.play_key(42, 2))
+    assert game.session.state.game_id == GAME_ID

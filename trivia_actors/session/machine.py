@@ -350,7 +350,9 @@ class GameSession:
     def _accepted(self, message: ApiAccepted, now: float) -> None:
         state = self.state
         call = state.pending_calls.pop(message.key, None)
-        if message.kind == GameCreate.TYPE and state.game_id is None and state.phase == Phase.CREATING:
+        # Only a reply to a call this game still has counts: a late one of the chat's previous game does not.
+        if call is not None and call.kind == CallKind.CREATE and state.game_id is None \
+                and state.phase == Phase.CREATING:
             self._adopt(message.game_id)
             self._log("game requested (request %s)", message.request_id)
         if call is not None and self._still_awaiting(call):
@@ -361,10 +363,10 @@ class GameSession:
         self._log("API refused %s: %s %s", message.kind, message.status, message.code)
         call = state.pending_calls.pop(message.key, None)
         if message.kind == GameCreate.TYPE:
-            if state.game_id is not None or state.phase != Phase.CREATING:
-                return  # a repeat of a create that was accepted: the game exists, whatever the repeat met
+            if call is None or state.game_id is not None or state.phase != Phase.CREATING:
+                return  # a repeat of a create that was accepted (the game exists), or another game's create
             accepted_before = state.awaiting is not None and state.awaiting.call.key == message.key
-            if accepted_before and message.status in RETRY_LATER_STATUSES and call is not None:
+            if accepted_before and message.status in RETRY_LATER_STATUSES:
                 state.awaiting = Awaiting(call=call, since=now)  # "not now": the watchdog asks again later
                 return
             text = texts.render("start_busy") if message.status in RETRY_LATER_STATUSES else texts.render(
@@ -392,7 +394,8 @@ class GameSession:
     def _settled(self, message: ApiSettled, now: float) -> None:
         state = self.state
         call = state.pending_calls.pop(message.key, None)
-        if message.kind == GameCreate.TYPE and state.game_id is None and state.phase == Phase.CREATING:
+        if call is not None and call.kind == CallKind.CREATE and state.game_id is None \
+                and state.phase == Phase.CREATING:
             self._adopt(message.event.game_id)  # settled before any 202 reached us (a failure too)
         if call is not None and self._still_awaiting(call):
             state.awaiting = Awaiting(call=call, since=now)

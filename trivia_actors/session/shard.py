@@ -230,7 +230,7 @@ class SessionShardActor(pykka.ThreadingActor):
             case GetState():
                 self._commit()  # answer from what is committed (and forgotten, for a finished game)
                 hosted = self.sessions.get(message.chat_id)
-                return None if hosted is None else attrs.evolve(hosted.session.state)
+                return None if hosted is None else SessionState.from_snapshot(hosted.session.state.to_snapshot())
             case ListChats(kind=SessionKind.PASSIVE):
                 self._commit()
                 return sorted(self.asleep)
