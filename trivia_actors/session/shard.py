@@ -38,7 +38,6 @@ from trivia_actors.session.messages import (
     ApiReplied,
     ApiReply,
     Claim,
-    GameOptions,
     GetState,
     HintAsked,
     ListChats,
@@ -513,10 +512,9 @@ class SessionShardActor(pykka.ThreadingActor):
         reply = functools.partial(_tell_reply, self.actor_ref, state.chat_id)
         subject = call.subject or state.player.subject
         match call.kind:
-            case CallKind.CREATE:
-                options = call.options if call.options is not None else GameOptions()
+            case CallKind.CREATE if call.options is not None:
                 self.api.create_game(chat_id=state.chat_id, subject=state.player.subject, name=state.player.name,
-                                     telegram_id=state.player.telegram_id, options=options.to_document(),
+                                     telegram_id=state.player.telegram_id, options=call.options.to_document(),
                                      idempotency_key=call.key, reply=reply, wait_s=wait_s)
             case CallKind.ANSWER if call.game_id is not None and call.question_no is not None:
                 self.api.submit_answer(game_id=call.game_id, subject=subject, name=call.name,
