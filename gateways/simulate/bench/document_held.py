@@ -75,7 +75,8 @@ def section(held: dict[str, Any]) -> list[str]:
         f"MiB); at start {base['threads']:.0f} threads, {base['rss_mib']:.0f} MiB. Over {quiet['seconds']:.0f} s "
         f"with nothing asked of it the telebot kept {quiet['telebot_cores']:.2f} cores busy and the held games "
         f"made {quiet['bot_events_per_s']:.1f} bot messages/s ({state['games_past_first_timer']:,} games were "
-        "past their first 300 s timer).",
+        f"past their first 300 s timer, {state.get('games_past_idle_stop', 0):,} past the 900 s after which a game "
+        "nobody answers stops itself: at most about 900 s times the opening rate are held at once).",
     ]
     fit = held.get("rss_fit")
     if fit:

@@ -10,7 +10,9 @@ restart, and the time until each probe game has answered a tap made at the kill.
 
 Question timers are 300 s (QUESTION_TIME_LIMIT, the API's maximum), so a held game is idle for its first 300 s;
 a ramp longer than that sees the first games' timers fire (reported as ``games_past_first_timer``), and after
-three unanswered questions a game stops by itself.
+three unanswered questions a game stops by itself (``games_past_idle_stop``: opened more than 900 s before the
+held figures were taken). So at most about (games opened per second) x 900 games are held at once: 100,000
+idle held games need the pipeline to open more than 333 a second, and 100,000 held at all more than 111.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from gateways.simulate.stack import BenchStack, proc_status
 from gateways.simulate.telegram_mode import AsyncStandin, StandinUnavailable
 
 QUESTION_TIME_LIMIT_S = 300
+IDLE_STOP_QUESTIONS = 3  # the telebot's default: a game nobody answers stops after this many timeouts
 HELD_QUESTIONS = 5
 RESTART_TIMEOUT_S = 600.0
 
@@ -106,10 +109,12 @@ async def _measure(config: BenchConfig, stack: BenchStack, held: HeldStack) -> d
         print(f"bench: {opened:,} games opened in {opening.elapsed_s:.0f} s "
               f"({report['opening']['games_per_s']:.1f}/s); quiet for {config.held_quiet_s:g} s", file=sys.stderr)
         report["quiet"] = await _quiet(standin, held, config.held_quiet_s)
-        report["held"] = {**_status(held.pid()), "games_open": opened,
-                          "peak_threads": watch.peak_threads,
+        now = time.monotonic()
+        report["held"] = {**_status(held.pid()), "games_open": opened, "peak_threads": watch.peak_threads,
                           "games_past_first_timer": sum(1 for at in opening.opened_at
-                                                        if time.monotonic() - at > QUESTION_TIME_LIMIT_S)}
+                                                        if now - at > QUESTION_TIME_LIMIT_S),
+                          "games_past_idle_stop": sum(1 for at in opening.opened_at
+                                                      if now - at > QUESTION_TIME_LIMIT_S * IDLE_STOP_QUESTIONS)}
         questions = min(config.held_probe_answers + 1 + config.held_probe_after_restart, 50)
         players = await start_probes(standin, config.held_probe_players, questions=questions)
         print(f"bench: probe, {len(players)} players answering {config.held_probe_answers} questions each",
