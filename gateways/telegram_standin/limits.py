@@ -12,13 +12,18 @@ Flood limits (:class:`FloodLimits`, sliding windows over ``time.monotonic``):
 A call over a limit is refused with 429 and ``retry_after`` = whole seconds until the window has room again;
 it is not performed and not counted in the windows. With ``enforce=False`` (the default when no limits are
 given) nothing is refused but every would-be breach is still counted, so a dev stack shows what real Telegram
-would have rejected.
+would have rejected. :meth:`FloodLimits.lifted` has no ceilings at all (nothing refused, no breach counted):
+for load runs at many times Telegram's rates, where the counters would only say "over" for every call.
+
+The command line (``python -m gateways.telegram_standin --flood-limits [enforce|count|off]``) picks one of
+the three: Telegram's ceilings enforced, counted only (the default), or lifted.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import sys
 from collections import deque
 from dataclasses import dataclass
 
@@ -42,6 +47,23 @@ class FloodLimits:
     def monitor(cls) -> FloodLimits:
         """Telegram's ceilings, counted but not enforced."""
         return cls(enforce=False)
+
+    @classmethod
+    def lifted(cls) -> FloodLimits:
+        """No ceilings: nothing refused and no breach counted (load runs far above Telegram's rates)."""
+        most = sys.maxsize
+        return cls(enforce=False, global_per_second=most, chat_messages=most, group_messages=most, chat_edits=most)
+
+    @classmethod
+    def named(cls, mode: str) -> FloodLimits:
+        """The limits of a command-line mode: ``enforce`` (Telegram's), ``count`` (counted only), ``off``."""
+        if mode == "enforce":
+            return cls()
+        if mode == "count":
+            return cls.monitor()
+        if mode == "off":
+            return cls.lifted()
+        raise ValueError(f"flood limits are enforce, count or off, not {mode!r}")
 
 
 @dataclass

@@ -49,10 +49,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions-rate", type=float, default=defaults.sessions_rate, help="/play per second")
     parser.add_argument("--sessions-budget", type=float, default=defaults.sessions_budget_s,
                         help="seconds to open games in; the count reached is what is reported")
+    parser.add_argument("--held-games", type=int, default=defaults.held_games,
+                        help="held-games phase: games one telebot opens and holds")
+    parser.add_argument("--held-concurrency", type=int, default=defaults.held_concurrency,
+                        help="games being opened at once")
+    parser.add_argument("--held-budget", type=float, default=defaults.held_budget_s,
+                        help="seconds to open games in; the count reached is what is reported")
+    parser.add_argument("--held-quiet", type=float, default=defaults.held_quiet_s,
+                        help="seconds of nothing asked while the games are held (idle CPU, timers firing)")
+    parser.add_argument("--held-probe-players", type=int, default=defaults.held_probe_players)
+    parser.add_argument("--held-probe-answers", type=int, default=defaults.held_probe_answers,
+                        help="answers per probe player while the games are held")
     parser.add_argument("--stack-log-level", default=defaults.stack_log_level)
     parser.add_argument("--submit-wait", type=float, default=defaults.submit_wait_s,
                         help="seconds each command waits for its outcome in the POST (0: POST, then long poll)")
     parser.add_argument("--skip", default="", help=f"comma-separated phases to skip: {', '.join(PHASES)}")
+    parser.add_argument("--phase", default="", help="comma-separated phases to run, the others skipped")
     parser.add_argument("--reuse", metavar="JSON", help="take the skipped phases from an earlier run's results")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of every phase")
     parser.add_argument("--out", default="docs/benchmarks.md", help="the Markdown document ('-': stdout only)")
@@ -64,17 +76,26 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(skip) - set(PHASES)
     if unknown:
         parser.error(f"unknown phases to skip: {', '.join(sorted(unknown))}")
+    only = {s.strip() for s in args.phase.split(",") if s.strip()}
+    if only - set(PHASES):
+        parser.error(f"unknown phases to run: {', '.join(sorted(only - set(PHASES)))}")
+    if only:
+        skip = tuple(name for name in PHASES if name not in only or name in skip)
     config = BenchConfig(
         players=args.players, duration_s=args.duration, questions=args.questions, rate=args.rate,
         rate_duration_s=args.rate_duration, rate_players=args.rate_players, floor_duration_s=args.floor_duration,
         broker_concurrency=args.broker_concurrency, db_answers=args.db_answers, db_batch=args.db_batch,
         telegram_players=args.telegram_players, telegram_think_ms=args.telegram_think_ms,
         telegram_duration_s=args.telegram_duration, sessions=args.sessions, sessions_rate=args.sessions_rate,
-        sessions_budget_s=args.sessions_budget, stack_log_level=args.stack_log_level,
+        sessions_budget_s=args.sessions_budget, held_games=args.held_games, held_concurrency=args.held_concurrency,
+        held_budget_s=args.held_budget, held_quiet_s=args.held_quiet, held_probe_players=args.held_probe_players,
+        held_probe_answers=args.held_probe_answers, stack_log_level=args.stack_log_level,
         submit_wait_s=args.submit_wait, skip=skip)
     if args.quick:
         config = attrs.evolve(config, duration_s=5, rate_duration_s=5, floor_duration_s=4, db_answers=300,
-                              telegram_duration_s=10, telegram_players=4, sessions=30, sessions_probe=5)
+                              telegram_duration_s=10, telegram_players=4, sessions=30, sessions_probe=5,
+                              held_games=50, held_quiet_s=3, held_probe_players=4, held_probe_answers=3,
+                              held_probe_after_restart=1)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # kafka-python logs every refused connection while the broker starts; the bench reports its own failures.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-PHASES = ("pipeline", "rate", "floors", "workers", "telegram", "sessions")
+PHASES = ("pipeline", "rate", "floors", "workers", "telegram", "sessions", "held-games")
 
 
 @attrs.frozen(kw_only=True)
@@ -28,6 +28,13 @@ class BenchConfig:
     sessions_rate: float = 60.0
     sessions_probe: int = 40
     sessions_budget_s: float = 600.0
+    held_games: int = 100_000  # the held-games phase: games opened and held by one telebot
+    held_concurrency: int = 200  # games being opened at once (each a user waiting for its first question)
+    held_budget_s: float = 3600.0  # seconds to open games in; the count reached is what is reported
+    held_quiet_s: float = 10.0
+    held_probe_players: int = 20
+    held_probe_answers: int = 10  # per probe player, while the games are held
+    held_probe_after_restart: int = 3  # per probe player, after the SIGKILL and restart
     stack_log_level: str = "WARNING"
     submit_wait_s: float = 5.0  # the simulator's players ask each command to wait for its outcome (POST ?wait=)
     skip: tuple[str, ...] = ()

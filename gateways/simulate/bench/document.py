@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from gateways.simulate.bench import document_held
 from gateways.simulate.report import markdown
 
 
@@ -112,6 +113,8 @@ def _targets_rows(results: dict[str, Any], slowest: float | None) -> list[str]:
         rows.append(f"| 10,000 active games per telebot < 1.5 GB RSS | {held['games_open']:,} games open: "
                     f"{held['rss_mib']:.0f} MiB RSS; linear projection to 10,000: "
                     f"{'n/a' if projected is None else f'{projected:.0f} MiB'} | {verdict} |")
+    if results.get("held-games"):
+        rows += document_held.target_rows(results["held-games"])
     if pipeline and two:
         one, both = pipeline["throughput"]["answers_per_s"], two["throughput"]["answers_per_s"]
         cores = m["cores"] or 1
@@ -218,6 +221,8 @@ def render(results: dict[str, Any], *, notes: str) -> str:
                 "flood-limit breaches.", "", markdown(telegram).rstrip()]
     if sessions:
         out += ["", "## Games held open by one telebot", "", *_sessions_text(sessions)]
+    if results.get("held-games"):
+        out += ["", "## Many games held by one telebot (held-games)", "", *document_held.section(results["held-games"])]
     if failed:
         out += ["", "## Phases that failed in this run", ""]
         out += [f"- {name}: {error}" for name, error in failed.items()]

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from gateways.simulate.bench.config import BenchConfig
+from gateways.simulate.bench.held import held_games_phase
 from gateways.simulate.bench.phases import (
     measure_floors,
     measure_telegram,
@@ -76,6 +77,12 @@ def run_bench(config: BenchConfig, *, log_dir: Path, plot_dir: Path | None) -> d
                     results["sessions"] = _guarded("sessions", lambda: run_loop(hold_sessions(
                         standin_url, stack.pid("telebot"), count=config.sessions, rate=config.sessions_rate,
                         probe=config.sessions_probe, budget_s=config.sessions_budget_s)))
+        if "held-games" not in config.skip:
+            # A stand-in and a telebot of its own (limits lifted, a fresh telebot database): the ones above go.
+            for name in ("telebot", "standin"):
+                if name in stack.processes:
+                    stack.stop_process(name)
+            results["held-games"] = _guarded("held-games", lambda: held_games_phase(config, stack))
     results["machine"]["load_average_after"] = list(os.getloadavg())
     results["seconds"] = time.monotonic() - began
     return results
