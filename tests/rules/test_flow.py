@@ -76,8 +76,11 @@ def test_which_results_are_still_awaited() -> None:
         assert not flow.still_awaiting(judging, kind=kind, game_id=GAME, question_no=1), "an earlier question"
         assert not flow.still_awaiting(judging, kind=kind, game_id="other", question_no=2)
         assert not flow.still_awaiting(SOLO, kind=kind, game_id=GAME, question_no=2), "the question reopened"
-    for kind in (CallKind.HINT, CallKind.FINISH):
-        assert not flow.still_awaiting(judging, kind=kind, game_id=GAME, question_no=2)
+    assert not flow.still_awaiting(judging, kind=CallKind.HINT, game_id=GAME, question_no=2), "a hint is not awaited"
+    assert flow.still_awaiting(judging, kind=CallKind.FINISH, game_id=GAME, question_no=None), "a finish is awaited"
+    assert not flow.still_awaiting(attrs.evolve(SOLO, phase=Phase.FINISHED), kind=CallKind.FINISH, game_id=GAME,
+                                   question_no=None), "until the game is over"
+    assert not flow.still_awaiting(judging, kind=CallKind.FINISH, game_id="other", question_no=None)
 
 
 def test_a_stale_question_timer_is_ignored() -> None:
