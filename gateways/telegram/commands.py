@@ -2,9 +2,9 @@
 
 A timeout is not a player's request, so it needs no request status and no API round trip. Its request id is
 derived from the game and question, so a timer that fires twice (e.g. around a restart) applies once.
-A failed send is retried through the process's timer service; the retry itself is produced on one resend
-thread, because a send can block (up to the producer's ``max_block_ms`` while the broker is away) and the
-timer thread must never block.
+Every send is made on the sink's one sender thread, because a send can block (up to the producer's
+``max_block_ms`` while the broker is away) and neither the session shard that decided it nor the timer
+thread may block; a failed send is retried through the timer service, which hands it back to that thread.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class KafkaCommandSink:
         envelope = Envelope(request_id=request_id, game_id=game_id, chat_id=chat_id, user_id=subject,
                             payload=QuestionTimeout(client_id=self.client_id, subject=subject,
                                                     question_no=question_no))
-        self._send(envelope, attempt=1)
+        self._enqueue(envelope, 1)
 
     def _send(self, envelope: Envelope, attempt: int) -> None:
         def on_done(error: BaseException | None) -> None:
@@ -54,16 +54,16 @@ class KafkaCommandSink:
                 return
             logger.warning("game %s: timeout command failed (attempt %d), retrying: %s",
                            envelope.game_id, attempt, describe(error))
-            self.timers.call_later(min(attempt, 5), lambda: self._resend(envelope, attempt + 1))
+            self.timers.call_later(min(attempt, 5), lambda: self._enqueue(envelope, attempt + 1))
 
         self.producer.send(self.topic, envelope, on_done)
 
-    def _resend(self, envelope: Envelope, attempt: int) -> None:
-        """Hand a due retry to the resend thread (runs on the timer thread, so it only enqueues)."""
+    def _enqueue(self, envelope: Envelope, attempt: int) -> None:
+        """Hand a send to the sender thread (callers are a shard or the timer thread: they only enqueue)."""
         with self._resender_lock:
             if self._resender is None:
-                # Started on the first retry: a telebot whose broker never fails has no extra thread.
-                self._resender = threading.Thread(target=self._resend_forever, name="timeout-command-resend",
+                # Started on the first timeout: a telebot whose games never time out has no extra thread.
+                self._resender = threading.Thread(target=self._resend_forever, name="timeout-command-sender",
                                                   daemon=True)
                 self._resender.start()
         self._resends.put((envelope, attempt))
@@ -76,5 +76,5 @@ class KafkaCommandSink:
             except Exception:
                 # EventProducer.send reports KafkaErrors through on_done; anything else is a bug, and the
                 # thread must outlive it for the other games' retries.
-                logger.exception("game %s: resending the timeout command failed (attempt %d)",
+                logger.exception("game %s: sending the timeout command failed (attempt %d)",
                                  envelope.game_id, attempt)

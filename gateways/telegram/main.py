@@ -23,7 +23,7 @@ from gateways.process import Shutdown, StartFailed, confirm_started, start_proce
 from gateways.telegram.api_client import HttpGameApi
 from gateways.telegram.bot import BotHandlers
 from gateways.telegram.commands import KafkaCommandSink
-from gateways.telegram.ordering import ChatOrderedUpdateProcessor
+from gateways.telegram.ordering import ChatOrderedUpdateProcessor, chat_of_polls
 from gateways.telegram.outbox import FloodLimits, TelegramOutbox
 from gateways.telegram.reads import GameReads
 from gateways.telegram.sent_marks import SentMarks
@@ -63,8 +63,8 @@ def bot_endpoint(settings: Settings) -> tuple[str, str]:
     return STANDIN_TOKEN, base
 
 
-def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The PTB application pointed at Telegram or the stand-in."""
+def build_application(settings: Settings, polls: PollIndex | None = None) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The PTB application pointed at Telegram or the stand-in; ``polls`` keys a poll answer by its poll's chat."""
     token, base_url = bot_endpoint(settings)
     file_url = base_url[: -len("/bot")] + "/file/bot" if base_url.endswith("/bot") else base_url
     return (
@@ -73,7 +73,7 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
         .base_url(base_url)
         .base_file_url(file_url)
         # Chats run concurrently, but one chat's updates are handled in the order they arrived.
-        .concurrent_updates(ChatOrderedUpdateProcessor(UPDATES_IN_FLIGHT))
+        .concurrent_updates(ChatOrderedUpdateProcessor(UPDATES_IN_FLIGHT, key=chat_of_polls(polls or PollIndex())))
         .connection_pool_size(64)
         .build()
     )
@@ -111,7 +111,8 @@ async def start(settings: Settings, shutdown: Shutdown) -> None:
     # Before any actor starts: a broker restarting as the bot starts delays it, it does not stop it.
     producer = await asyncio.to_thread(EventProducer.connect, settings, wait_s=settings.db_init_timeout_s)
     shutdown.push("the event producer", lambda: asyncio.to_thread(producer.close))
-    application = build_application(settings)
+    polls = PollIndex()
+    application = build_application(settings, polls)
     await application.initialize()
     shutdown.push("the Telegram application", application.shutdown)
     timers = TimerService(name="telebot-timers").start()
@@ -121,7 +122,6 @@ async def start(settings: Settings, shutdown: Shutdown) -> None:
         shutdown.push(f"session store writer {index}", _stopping(writer))
         await _confirm(writer, f"session store writer {index}")
     store = writers[0]
-    polls = PollIndex()
     marks = SentMarks(writers, timers)
 
     def on_sent(op: OutboundOp, message_id: int | None, poll_id: str | None) -> None:

@@ -3,7 +3,8 @@
 ``concurrent_updates(True)`` runs every update as soon as it arrives, so a chat's later message can overtake
 an earlier one whose handler awaited first (an answer handled before the /play that started the game). This
 processor runs updates of different chats concurrently, but an update waits for the earlier updates of its
-own chat to finish. Poll answers carry no chat, so they are ordered by the user who answered.
+own chat to finish. Poll answers carry no chat: an answer to one of our polls is ordered with the chat the
+poll was sent to (:func:`chat_of_polls`), any other by the user who answered.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
+
+from trivia_actors.session import PollIndex
 
 OrderKey = Callable[[object], Hashable | None]
 
@@ -28,6 +31,20 @@ def chat_or_user(update: object) -> Hashable | None:
     if update.effective_user is not None:
         return update.effective_user.id
     return None
+
+
+def chat_of_polls(polls: PollIndex) -> OrderKey:
+    """:func:`chat_or_user`, except that an answer to one of our polls is keyed by the chat the poll was sent to,
+    so a group's poll answers stay in order with that group's messages (the poll answer itself has no chat)."""
+
+    def key(update: object) -> Hashable | None:
+        if isinstance(update, Update) and update.poll_answer is not None:
+            target = polls.get(update.poll_answer.poll_id)
+            if target is not None:
+                return target[0]
+        return chat_or_user(update)
+
+    return key
 
 
 class _Lane:

@@ -82,7 +82,7 @@ def test_a_failed_send_is_retried_once_the_timer_service_says_so(
     caplog.set_level(logging.WARNING, logger=commands.__name__)
     kafka = FlakyKafkaProducer(failures=1)
     _time_out(_sink(kafka, timers))
-    assert kafka.count() == 1
+    assert kafka.wait_for_sends(1)
     assert _eventually(lambda: timers.pending() == 1), "no retry was scheduled on the timer service"
     clock.advance(0.5)
     timers.wake()
@@ -115,3 +115,30 @@ def test_retries_stop_at_the_attempt_cap(
     assert "after 4 attempts" in errors()[0]
     assert timers.pending() == 0
     assert kafka.count() == 4
+
+
+class BlockingKafkaProducer(FlakyKafkaProducer):
+    """A producer whose send blocks (as kafka-python's does for max_block_ms while the broker is away)."""
+
+    def __init__(self) -> None:
+        super().__init__(failures=0)
+        self.release = threading.Event()
+        self.threads: list[str] = []
+
+    def send(self, topic: str, *, key: bytes, value: bytes) -> Future:
+        self.threads.append(threading.current_thread().name)
+        self.release.wait(WAIT_S)
+        return super().send(topic, key=key, value=value)
+
+
+def test_a_blocking_send_never_blocks_the_shard_that_decided_it(timers: TimerService) -> None:
+    kafka = BlockingKafkaProducer()
+    sink = _sink(kafka, timers)
+    returned = threading.Event()
+    caller = threading.Thread(target=lambda: (_time_out(sink), returned.set()), name="session-shard")
+    caller.start()
+    assert returned.wait(WAIT_S / 2), "the caller waited for the broker"
+    kafka.release.set()
+    assert kafka.wait_for_sends(1)
+    caller.join()
+    assert kafka.threads == ["timeout-command-sender"]

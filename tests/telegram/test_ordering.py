@@ -13,7 +13,8 @@ from telegram import Chat, Message, PollAnswer, Update, User
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import BaseRequest, RequestData
 
-from gateways.telegram.ordering import ChatOrderedUpdateProcessor
+from gateways.telegram.ordering import ChatOrderedUpdateProcessor, chat_of_polls
+from trivia_actors.session import PollIndex
 
 WAIT_S = 5.0
 PTBApp = Application[Any, Any, Any, Any, Any, Any]
@@ -200,3 +201,16 @@ def test_a_waiting_update_cancelled_leaves_no_lane_behind() -> None:
         assert processor.busy_keys == 0
 
     run(scenario)
+
+
+def test_an_answer_to_one_of_our_polls_is_ordered_with_the_polls_chat() -> None:
+    polls = PollIndex()
+    polls.add("poll-1", -100, "tag:p:0")
+    key = chat_of_polls(polls)
+    voter = User(id=7, first_name="Vi", is_bot=False)
+    ours = Update(update_id=1, poll_answer=PollAnswer(poll_id="poll-1", option_ids=(0,), user=voter,
+                                                         option_persistent_ids=("o0",)))
+    other = Update(update_id=2, poll_answer=PollAnswer(poll_id="poll-2", option_ids=(0,), user=voter,
+                                                          option_persistent_ids=("o0",)))
+    assert key(ours) == -100, "with the group's messages"
+    assert key(other) == 7, "a poll we do not know: by its voter"
