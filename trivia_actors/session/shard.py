@@ -35,6 +35,7 @@ from trivia_actors.session import keys, texts
 from trivia_actors.session.machine import ApiRequest, Effects, GameSession
 from trivia_actors.session.messages import (
     AnswerGiven,
+    ApiAccepted,
     ApiReplied,
     ApiReply,
     Claim,
@@ -131,7 +132,8 @@ class SessionShardActor(pykka.ThreadingActor):
         self._held: dict[int, list[ChatInput | ApiReplied]] = {}  # input for chats that could not be loaded
         self._wake_failures: dict[int, int] = {}
         self._changed: dict[int, None] = {}  # chats changed since the last commit, in order
-        self._unsaved: set[int] = set()  # chats whose last commit failed: committed again at the next sweep
+        # Chats changed but not committed (a failed commit, or only an accepted call): the next sweep commits them.
+        self._unsaved: set[int] = set()
         self._completions: list[ResultCompletion] = []
         self._flush_queued = False
         self._target: _ShardTimers | None = None
@@ -149,6 +151,8 @@ class SessionShardActor(pykka.ThreadingActor):
         logger.info("session shard %d: %d sessions asleep", self.index, len(self.asleep))
 
     def on_stop(self) -> None:
+        for chat_id in self._unsaved:
+            self._changed[chat_id] = None
         self._commit()
         self._cancel_timers()
 
@@ -379,8 +383,14 @@ class SessionShardActor(pykka.ThreadingActor):
             if not self._hold(chat_id, message):
                 logger.debug("chat %s: %s for a game that has ended; dropped", chat_id, type(message.reply).__name__)
             return
+        was_changed = chat_id in self._changed
         self._changed[chat_id] = None
         hosted.session.handle(message.reply, self.clock())
+        if isinstance(message.reply, ApiAccepted) and not was_changed and not hosted.session.effects:
+            # An accepted call needs no commit of its own (one transaction less per answer): lost in a crash,
+            # the call is made again with the same key, to the same effect. The next commit or sweep writes it.
+            del self._changed[chat_id]
+            self._unsaved.add(chat_id)
 
     def _timers_due(self, chat_ids: tuple[int, ...]) -> None:
         now = self.clock()
