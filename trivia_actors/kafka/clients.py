@@ -2,7 +2,7 @@
 
 kafka-python 3.0 works against Apache Kafka and against Tansu, the Kafka-compatible broker used here:
 a short ``fetch_max_wait_ms`` (Tansu does not answer a waiting fetch when data arrives) and a short session
-timeout (Tansu completes a group join only after half of it).
+timeout (Tansu completes a group join only after half of it). Producers batch for ``KAFKA_LINGER_MS``.
 """
 
 from __future__ import annotations
@@ -33,14 +33,16 @@ class BrokerUnavailable(RuntimeError):
     """The broker did not acknowledge in time; the event may be retried with the same ids."""
 
 
-def make_producer(settings: Settings, *, linger_ms: int = 1, bootstrap_timeout_s: float = 30.0) -> KafkaProducer:
-    """An idempotent producer that waits for every in-sync replica (acks=all)."""
+def make_producer(settings: Settings, *, linger_ms: int | None = None,
+                  bootstrap_timeout_s: float = 30.0) -> KafkaProducer:
+    """An idempotent producer that waits for every in-sync replica (acks=all) and batches for
+    ``linger_ms`` (``KAFKA_LINGER_MS`` unless given)."""
     return KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
         bootstrap_timeout_ms=int(bootstrap_timeout_s * 1000),
         acks="all",
         enable_idempotence=True,
-        linger_ms=linger_ms,
+        linger_ms=settings.kafka_linger_ms if linger_ms is None else linger_ms,
         max_block_ms=3000,
         request_timeout_ms=5000,
         retries=5,
