@@ -16,12 +16,13 @@ from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
 from schema.events import EventDecodeError, decode, to_dict
-from trivia_actors.kafka import make_consumer
+from trivia_actors.kafka import FetchPacer, make_consumer
 from trivia_actors.runtime import Settings
 
 logger = logging.getLogger(__name__)
 
 RECENT_RESULTS = 20_000
+POLL_TIMEOUT_MS = 250  # how soon stop() is noticed; records return a poll at once
 
 
 class ResultsListener:
@@ -92,8 +93,11 @@ class ResultsListener:
             for tp in tps:
                 consumer.position(tp)
             self.ready.set()
+            pacer = FetchPacer(consumer)
             while not self._stop.is_set():
-                for records in consumer.poll(timeout_ms=200).values():
+                batches = consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
+                pacer.observe(bool(batches))
+                for records in batches.values():
                     for record in records:
                         self._deliver(record.value)
         finally:
