@@ -2,12 +2,14 @@
 
 from trivia_actors.kafka.bridge import ConsumerBridgeActor
 from trivia_actors.kafka.clients import (
+    REQUEST_ID_HEADER,
     TOPICS,
     BrokerUnavailable,
     EventProducer,
     FetchPacer,
     describe,
     ensure_topics,
+    header_request_id,
     make_consumer,
     make_producer,
 )
@@ -15,6 +17,7 @@ from trivia_actors.kafka.completion import Completion
 from trivia_actors.kafka.messages import CountInFlight, Drain, IsAssigned
 
 __all__ = [
+    "REQUEST_ID_HEADER",
     "TOPICS",
     "BrokerUnavailable",
     "Completion",
@@ -26,6 +29,7 @@ __all__ = [
     "IsAssigned",
     "describe",
     "ensure_topics",
+    "header_request_id",
     "make_consumer",
     "make_producer",
 ]

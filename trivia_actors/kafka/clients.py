@@ -3,7 +3,8 @@
 kafka-python 3.0 works against Apache Kafka and against Tansu, the Kafka-compatible broker used here:
 a short ``fetch_max_wait_ms`` (Tansu does not answer a waiting fetch when data arrives), lengthened by
 :class:`FetchPacer` while a consumer is idle, and a short session timeout (Tansu completes a group join only
-after half of it). Producers batch for ``KAFKA_LINGER_MS``.
+after half of it). Producers batch for ``KAFKA_LINGER_MS``. Results (and the commands the API waits for) carry
+their request id in a header, so a consumer can skip events it has no use for without decoding them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -24,6 +25,7 @@ from trivia_actors.runtime import Settings
 logger = logging.getLogger(__name__)
 
 TOPICS = ("commands", "results", "dlq")
+REQUEST_ID_HEADER = "request-id"
 RENEW_AFTER_S = 15.0  # sends failing this long with no success: the producer is replaced
 # While a starting process waits for the broker, each attempt to bootstrap is this short: kafka-python's own
 # bootstrap backs off up to 30 s between tries, long enough to sleep through the broker's return.
@@ -217,12 +219,16 @@ class EventProducer:
         threading.Thread(target=_close_quietly, args=(stale,), name="producer-close", daemon=True).start()
 
     def send(self, topic: str, envelope: Envelope, on_done: Callable[[BaseException | None], None],
-             *, key: str | None = None) -> None:
-        """Produce without blocking on the ack; ``on_done`` runs on the producer's I/O thread."""
+             *, key: str | None = None, with_request_id: bool = False) -> None:
+        """Produce without blocking on the ack; ``on_done`` runs on the producer's I/O thread.
+
+        ``with_request_id`` adds :func:`event_headers`, for events a consumer may skip without decoding them.
+        """
+        record: dict[str, Any] = {"key": (key or envelope.game_id).encode(), "value": encode(envelope)}
+        if with_request_id:
+            record["headers"] = event_headers(envelope)
         try:
-            future = self._producer.send(
-                topic, key=(key or envelope.game_id).encode(), value=encode(envelope)
-            )
+            future = self._producer.send(topic, **record)
         except KafkaError as exc:
             self._failed()
             on_done(exc)
@@ -252,8 +258,10 @@ class EventProducer:
 
     def send_and_wait(self, topic: str, envelope: Envelope, *, timeout_s: float = 10.0,
                       key: str | None = None) -> None:
-        """Produce and block until the broker acknowledges; raise :class:`BrokerUnavailable` if not."""
-        self.send_raw(topic, (key or envelope.game_id).encode(), encode(envelope), [], timeout_s=timeout_s)
+        """Produce (with :func:`event_headers`) and block until the broker acknowledges; raise
+        :class:`BrokerUnavailable` if not."""
+        self.send_raw(topic, (key or envelope.game_id).encode(), encode(envelope), event_headers(envelope),
+                      timeout_s=timeout_s)
 
     def flush(self, timeout_s: float = 10.0) -> None:
         """Wait for every buffered event to be acknowledged."""
@@ -278,6 +286,19 @@ def _close_quietly(producer: KafkaProducer, timeout_s: float = 5.0) -> None:
     except KafkaError as exc:
         logger.warning("producer close: %s (unacknowledged events are retried by their senders)",
                        type(exc).__name__)
+
+
+def event_headers(envelope: Envelope) -> list[tuple[str, bytes]]:
+    """Headers naming the event's request id, readable without decoding the value."""
+    return [(REQUEST_ID_HEADER, envelope.request_id.encode())]
+
+
+def header_request_id(headers: Sequence[tuple[str, bytes | None]] | None) -> str | None:
+    """The request id in a record's headers; None for a record produced without it (an older producer)."""
+    for name, value in headers or ():
+        if name == REQUEST_ID_HEADER and value is not None:
+            return value.decode("utf-8", "replace")
+    return None
 
 
 def describe(exc: BaseException | Any) -> str:
