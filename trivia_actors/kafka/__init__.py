@@ -2,11 +2,14 @@
 
 from trivia_actors.kafka.bridge import ConsumerBridgeActor
 from trivia_actors.kafka.clients import (
+    REQUEST_ID_HEADER,
     TOPICS,
     BrokerUnavailable,
     EventProducer,
+    FetchPacer,
     describe,
     ensure_topics,
+    header_request_id,
     make_consumer,
     make_producer,
 )
@@ -14,6 +17,7 @@ from trivia_actors.kafka.completion import Completion
 from trivia_actors.kafka.messages import CountInFlight, Drain, IsAssigned
 
 __all__ = [
+    "REQUEST_ID_HEADER",
     "TOPICS",
     "BrokerUnavailable",
     "Completion",
@@ -21,9 +25,11 @@ __all__ = [
     "CountInFlight",
     "Drain",
     "EventProducer",
+    "FetchPacer",
     "IsAssigned",
     "describe",
     "ensure_topics",
+    "header_request_id",
     "make_consumer",
     "make_producer",
 ]

@@ -22,7 +22,7 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from schema.events import Envelope, EventDecodeError, decode
-from trivia_actors.kafka.clients import BrokerUnavailable, EventProducer, describe
+from trivia_actors.kafka.clients import IDLE_AFTER_S, BrokerUnavailable, EventProducer, FetchPacer, describe
 from trivia_actors.kafka.completion import Completion
 from trivia_actors.kafka.messages import CountInFlight, Drain, EffectDone, EffectFailed, IsAssigned, RecordRef
 from trivia_actors.runtime import CONSUMED, DEAD_LETTERED, TimerService, failpoints, process_timers
@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 # Retryable failures (database or broker down) are retried forever: dropping a valid event would lose it.
 MAX_RETRY_DELAY_S = 5.0
 RECONNECT_AFTER_S = 0.5  # a broker that could not be reached (or polled) is tried again after this
+# A poll blocks the mailbox; with nothing in flight and nothing to commit no message is due, so it may block
+# this long (records still return it at once).
+IDLE_POLL_TIMEOUT_MS = 250
 
 
 Dispatch = Callable[[Envelope, Completion], None]
@@ -80,6 +83,8 @@ class ConsumerBridgeActor(pykka.ThreadingActor):
         dlq_topic: str,
         max_in_flight: int = 2000,
         poll_timeout_ms: int = 50,
+        idle_poll_timeout_ms: int = IDLE_POLL_TIMEOUT_MS,
+        idle_after_s: float = IDLE_AFTER_S,
         timers: TimerService | None = None,
     ) -> None:
         super().__init__()
@@ -92,7 +97,10 @@ class ConsumerBridgeActor(pykka.ThreadingActor):
         self._dlq_topic = dlq_topic
         self._max_in_flight = max_in_flight
         self._poll_timeout_ms = poll_timeout_ms
+        self._idle_poll_timeout_ms = max(idle_poll_timeout_ms, poll_timeout_ms)
+        self._idle_after_s = idle_after_s
         self._consumer: KafkaConsumer | None = None
+        self._pacer: FetchPacer | None = None
         self._generation = 0
         self._in_flight: dict[RecordRef, _InFlight] = {}
         self._pending: dict[TopicPartition, set[int]] = {}
@@ -119,6 +127,7 @@ class ConsumerBridgeActor(pykka.ThreadingActor):
             return False
         consumer.subscribe(list(self._topics), listener=_Rebalance(self))
         self._consumer = consumer
+        self._pacer = FetchPacer(consumer, idle_after_s=self._idle_after_s)
         logger.info("%s: consuming %s", self.name, ", ".join(self._topics))
         return True
 
@@ -199,11 +208,13 @@ class ConsumerBridgeActor(pykka.ThreadingActor):
                     self._poll_later(RECONNECT_AFTER_S)
             return
         try:
-            batches = consumer.poll(timeout_ms=self._poll_timeout_ms)
+            batches = consumer.poll(timeout_ms=self._poll_timeout())
         except KafkaError as exc:
             logger.warning("%s: poll failed, retrying: %s", self.name, describe(exc))
             self._poll_later(RECONNECT_AFTER_S)
             return
+        if self._pacer is not None:
+            self._pacer.observe(bool(batches) or self._paused)
         for tp, records in batches.items():
             for record in records:
                 self._accept(tp, record)
@@ -217,6 +228,12 @@ class ConsumerBridgeActor(pykka.ThreadingActor):
         except KafkaError as exc:
             logger.warning("%s: commit failed, will retry: %s", self.name, describe(exc))
         self.actor_ref.tell(_Poll())
+
+    def _poll_timeout(self) -> int:
+        """Short while completions may arrive or offsets wait to be committed, long when there is nothing to do."""
+        if self._in_flight or self._paused or self._uncommitted():
+            return self._poll_timeout_ms
+        return self._idle_poll_timeout_ms
 
     def _accept(self, tp: TopicPartition, record: Any) -> None:
         self._next_offset[tp] = record.offset + 1
@@ -314,15 +331,20 @@ class ConsumerBridgeActor(pykka.ThreadingActor):
         now = time.monotonic()
         if not force and now - self._last_commit < 0.05:
             return
-        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
-        for tp, next_offset in self._next_offset.items():
-            pending = self._pending.get(tp)
-            commit_to = min(pending) if pending else next_offset
-            if self._committed.get(tp) != commit_to:
-                offsets[tp] = OffsetAndMetadata(commit_to, "", -1)
+        offsets = self._uncommitted()
         if offsets:
             failpoints.hit("bridge.before_commit")
             consumer.commit(offsets=offsets)
             for tp, meta in offsets.items():
                 self._committed[tp] = meta.offset
         self._last_commit = now
+
+    def _uncommitted(self) -> dict[TopicPartition, OffsetAndMetadata]:
+        """Per partition, the offset to commit (the lowest pending one, else the next), where it moved."""
+        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        for tp, next_offset in self._next_offset.items():
+            pending = self._pending.get(tp)
+            commit_to = min(pending) if pending else next_offset
+            if self._committed.get(tp) != commit_to:
+                offsets[tp] = OffsetAndMetadata(commit_to, "", -1)
+        return offsets

@@ -41,6 +41,7 @@ class Settings:
     kafka_partitions: int = 6
     kafka_fetch_max_wait_ms: int = 10
     kafka_session_timeout_ms: int = 10_000
+    kafka_linger_ms: int = 5
     api_url: str = "http://127.0.0.1:8000"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -174,6 +175,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         kafka_partitions=_int(env, "KAFKA_PARTITIONS", defaults.kafka_partitions),
         kafka_fetch_max_wait_ms=_int(env, "KAFKA_FETCH_MAX_WAIT_MS", defaults.kafka_fetch_max_wait_ms),
         kafka_session_timeout_ms=_int(env, "KAFKA_SESSION_TIMEOUT_MS", defaults.kafka_session_timeout_ms),
+        kafka_linger_ms=_int(env, "KAFKA_LINGER_MS", defaults.kafka_linger_ms),
         api_url=_str(env, "API_URL", defaults.api_url).rstrip("/"),
         api_host=_str(env, "API_HOST", defaults.api_host),
         api_port=_int(env, "API_PORT", defaults.api_port),
@@ -235,6 +237,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError("API_RATE_LIMIT must be at least 1 request per minute")
     if settings.kafka_partitions < 1:
         raise SettingsError("KAFKA_PARTITIONS must be at least 1")
+    if not 0 <= settings.kafka_linger_ms <= 1000:
+        raise SettingsError("KAFKA_LINGER_MS must be between 0 and 1000 milliseconds")
     if not 0 < settings.deepseek_timeout_s <= 600:
         raise SettingsError("DEEPSEEK_TIMEOUT must be a number of seconds above 0 and at most 600")
     if not 1 <= settings.deepseek_concurrency <= 64:

@@ -1,4 +1,8 @@
-"""Publishes the results of one command and reports the effect done once every result is acknowledged."""
+"""Publishes the results of one command and reports the effect done once every result is acknowledged.
+
+Each result carries its request id in the ``request-id`` header: every API process reads every result, and
+decodes only those a request of its own waits for.
+"""
 
 from __future__ import annotations
 
@@ -41,5 +45,5 @@ class ResultsPublisher:
             completion.done()
             return
         for result in results:
-            self._producer.send(self._topic, result, on_done)
+            self._producer.send(self._topic, result, on_done, with_request_id=True)
             failpoints.hit("publish.after_send")
