@@ -21,6 +21,7 @@ from types import FrameType
 
 import attrs
 
+from gateways.simulate.bench import document_held
 from gateways.simulate.bench.config import PHASES, BenchConfig
 from gateways.simulate.bench.document import render, summary
 from gateways.simulate.bench.run import run_bench
@@ -50,11 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions-budget", type=float, default=defaults.sessions_budget_s,
                         help="seconds to open games in; the count reached is what is reported")
     parser.add_argument("--held-games", type=int, default=defaults.held_games,
-                        help="held-games phase: games one telebot opens and holds")
+                        help="held-games phase: open games seeded into the telebot's store before it starts")
+    parser.add_argument("--held-live", type=int, default=defaults.held_live,
+                        help="held-games phase: games opened live through the pipeline on top of the seeded ones")
     parser.add_argument("--held-concurrency", type=int, default=defaults.held_concurrency,
-                        help="games being opened at once")
+                        help="live games being opened at once")
     parser.add_argument("--held-budget", type=float, default=defaults.held_budget_s,
-                        help="seconds to open games in; the count reached is what is reported")
+                        help="seconds to open the live games in; the count reached is what is reported")
     parser.add_argument("--held-quiet", type=float, default=defaults.held_quiet_s,
                         help="seconds of nothing asked while the games are held (idle CPU, timers firing)")
     parser.add_argument("--held-probe-players", type=int, default=defaults.held_probe_players)
@@ -68,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", metavar="JSON", help="take the skipped phases from an earlier run's results")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of every phase")
     parser.add_argument("--out", default="docs/benchmarks.md", help="the Markdown document ('-': stdout only)")
+    parser.add_argument("--splice", action="store_true",
+                        help="replace only the held-games target rows and section in the existing --out document "
+                             "(for a run of --phase held-games alone), keeping the rest")
     parser.add_argument("--json-out", default="var/bench/results.json")
     parser.add_argument("--plot-dir", default="var/bench", help="PNG plots of each run ('' for none)")
     parser.add_argument("--log-dir", default="var/bench/logs")
@@ -87,14 +93,15 @@ def main(argv: list[str] | None = None) -> int:
         broker_concurrency=args.broker_concurrency, db_answers=args.db_answers, db_batch=args.db_batch,
         telegram_players=args.telegram_players, telegram_think_ms=args.telegram_think_ms,
         telegram_duration_s=args.telegram_duration, sessions=args.sessions, sessions_rate=args.sessions_rate,
-        sessions_budget_s=args.sessions_budget, held_games=args.held_games, held_concurrency=args.held_concurrency,
+        sessions_budget_s=args.sessions_budget, held_games=args.held_games, held_live=args.held_live,
+        held_concurrency=args.held_concurrency,
         held_budget_s=args.held_budget, held_quiet_s=args.held_quiet, held_probe_players=args.held_probe_players,
         held_probe_answers=args.held_probe_answers, stack_log_level=args.stack_log_level,
         submit_wait_s=args.submit_wait, skip=skip)
     if args.quick:
         config = attrs.evolve(config, duration_s=5, rate_duration_s=5, floor_duration_s=4, db_answers=300,
                               telegram_duration_s=10, telegram_players=4, sessions=30, sessions_probe=5,
-                              held_games=50, held_quiet_s=3, held_probe_players=4, held_probe_answers=3,
+                              held_games=500, held_live=50, held_quiet_s=3, held_probe_players=4, held_probe_answers=3,
                               held_probe_after_restart=1)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # kafka-python logs every refused connection while the broker starts; the bench reports its own failures.
@@ -109,7 +116,10 @@ def main(argv: list[str] | None = None) -> int:
                 results[name] = {**earlier[name], "reused_from": earlier.get("started_at", args.reuse)}
     Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json_out).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    document = render(results, notes=NOTES)
+    if args.splice and args.out != "-" and Path(args.out).exists() and "held-games" in results:
+        document = document_held.splice(Path(args.out).read_text(encoding="utf-8"), results)
+    else:
+        document = render(results, notes=NOTES)
     if args.out == "-":
         print(document)
     else:

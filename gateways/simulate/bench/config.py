@@ -28,8 +28,9 @@ class BenchConfig:
     sessions_rate: float = 60.0
     sessions_probe: int = 40
     sessions_budget_s: float = 600.0
-    held_games: int = 100_000  # the held-games phase: games opened and held by one telebot
-    held_concurrency: int = 200  # games being opened at once (each a user waiting for its first question)
+    held_games: int = 100_000  # the held-games phase: open games seeded into the telebot's store before it starts
+    held_live: int = 2_000  # ... and games opened live through the whole pipeline on top of them
+    held_concurrency: int = 200  # live games being opened at once (each a user waiting for its first question)
     held_budget_s: float = 3600.0  # seconds to open games in; the count reached is what is reported
     held_quiet_s: float = 10.0
     held_probe_players: int = 20

@@ -1,18 +1,25 @@
 """The held-games phase (issue 15's targets): one telebot holding many open games.
 
-In order: N stand-in users each open a game (``/play``, first question) as fast as the pipeline allows, a
-bounded number in flight: games opened per second, and the telebot's CPU per opened game. Then, while they
-are held: a quiet spell (the telebot's threads, RSS and idle CPU from /proc, and how many bot messages the
-held games still cause: question timers firing); probe players answering questions (answer -> reply p50/p99
-as the user sees it in the stand-in, and the telebot's CPU per answer); the API pipeline alone at the probe's
-answer rate (the floor: what of the probe's latency is not the telebot's); then a SIGKILL of the telebot, a
-restart, and the time until each probe game has answered a tap made at the kill.
+In order:
 
-Question timers are 300 s (QUESTION_TIME_LIMIT, the API's maximum), so a held game is idle for its first 300 s;
-a ramp longer than that sees the first games' timers fire (reported as ``games_past_first_timer``), and after
-three unanswered questions a game stops by itself (``games_past_idle_stop``: opened more than 900 s before the
-held figures were taken). So at most about (games opened per second) x 900 games are held at once: 100,000
-idle held games need the pipeline to open more than 333 a second, and 100,000 held at all more than 111.
+1. An empty telebot starts (threads and RSS with nothing held), and is stopped.
+2. **Seeded held games** (:mod:`held_seed`): ``held_games`` open games are written into the telebot's own store,
+   idle for hours; the telebot starts over them as after a restart (how long until ready, how many open games
+   it says it resumed, threads and RSS holding them).
+3. **Live opening**: ``held_live`` stand-in users each open a game (``/play``, first question) through the
+   whole pipeline, a bounded number in flight: games opened per second, the telebot's CPU per opened game and
+   its threads while opening.
+4. While all are held: a quiet spell (threads, RSS and idle CPU from /proc; bot messages the held games still
+   cause); probe players answering questions (answer -> reply p50/p99 as the user sees it in the stand-in, and
+   the telebot's CPU per answer net of its idle CPU); the API pipeline alone at the probe's answer rate (the
+   floor: what of the probe's latency is not the telebot's).
+5. A SIGKILL of the telebot and a restart over every held game: the time until each probe game answered a
+   tap made at the kill, when the restart had read its schedule, threads and RSS after it.
+
+Why seeded: the real pipeline opens only 10-30 games a second on this box, and a game nobody answers stops
+itself after three 300 s question timers (QUESTION_TIME_LIMIT is at the API's maximum), so at most about
+900 s x the opening rate are held at once: 100,000 cannot be opened live here. A quiet open game costs a
+telebot a sleeping session (chat id and wake time) and its store row, which is what the seed writes.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from typing import Any
 
 from gateways.simulate.bench.config import BenchConfig
 from gateways.simulate.bench.held_probe import ProbePlayer, answer_rounds, start_probes, tap_and_wait
+from gateways.simulate.bench.held_seed import seed_held_games, time_schedule_read
 from gateways.simulate.bench.held_stack import HeldStack
 from gateways.simulate.bench.opening import Opening, ProcWatch, create_users, open_games
 from gateways.simulate.bench.phases import simulate_api
@@ -50,19 +58,6 @@ async def last_seq(standin: AsyncStandin) -> int:
     return int(response.json()["last_seq"])
 
 
-def rss_fit(points: list[tuple[float, float]], games: float) -> dict[str, float] | None:
-    """Least-squares line RSS = intercept + slope * games open, and its value at ``games``."""
-    if len(points) < 3 or len({x for x, _y in points}) < 2:
-        return None
-    n = len(points)
-    mean_x = sum(x for x, _y in points) / n
-    mean_y = sum(y for _x, y in points) / n
-    slope = (sum((x - mean_x) * (y - mean_y) for x, y in points)
-             / sum((x - mean_x) ** 2 for x, _y in points))
-    intercept = mean_y - slope * mean_x
-    return {"slope_kib_per_game": slope * 1024, "intercept_mib": intercept, "projected_mib": intercept + slope * games}
-
-
 def _status(pid: int | None) -> dict[str, float]:
     if pid is None:
         raise RuntimeError("the telebot is not running")
@@ -75,27 +70,42 @@ def held_games_phase(config: BenchConfig, stack: BenchStack) -> dict[str, Any]:
     held = HeldStack(stack, question_time_limit_s=QUESTION_TIME_LIMIT_S)
     try:
         held.start()
-        print(f"bench: {config.held_games:,} games held open by one telebot "
-              f"({config.held_concurrency} opening at a time)", file=sys.stderr)
-        return run_loop(_measure(config, stack, held))
+        report: dict[str, Any] = {"empty": _status(held.pid())}
+        held.stop_telebot()
+        print(f"bench: seeding {config.held_games:,} open games into the telebot's store", file=sys.stderr)
+        seeded = seed_held_games(held.database_url, config.held_games, questions=HELD_QUESTIONS,
+                                 time_limit_s=QUESTION_TIME_LIMIT_S)
+        report["seeded"] = seeded.to_json()
+        print(f"bench: seeded in {seeded.seconds:.1f} s; the telebot starts over them", file=sys.stderr)
+        held.start_telebot()
+        held.wait_ready(RESTART_TIMEOUT_S)
+        report["start"] = {"ready_s": time.time() - held.started_at, **held.start_lines()}
+        return run_loop(_measure(config, stack, held, report))
     finally:
         held.stop()
 
 
-async def _measure(config: BenchConfig, stack: BenchStack, held: HeldStack) -> dict[str, Any]:
+async def _measure(config: BenchConfig, stack: BenchStack, held: HeldStack, report: dict[str, Any]) -> dict[str, Any]:
     standin = AsyncStandin(held.standin_url, connections=config.held_concurrency + 16)
     opening = Opening()
-    watch = ProcWatch(held.pid, lambda: len(opening.opened)).start()
-    report: dict[str, Any] = {"config": {
-        "games": config.held_games, "concurrency": config.held_concurrency, "budget_s": config.held_budget_s,
-        "probe_players": config.held_probe_players, "probe_answers": config.held_probe_answers,
-        "question_time_limit_s": QUESTION_TIME_LIMIT_S, "questions": HELD_QUESTIONS}, "targets": TARGETS}
+    seeded = report["seeded"]["games"]
+    watch = ProcWatch(held.pid, lambda: seeded + len(opening.opened)).start()
+    report["config"] = {
+        "seeded": config.held_games, "live": config.held_live, "concurrency": config.held_concurrency,
+        "budget_s": config.held_budget_s, "probe_players": config.held_probe_players,
+        "probe_answers": config.held_probe_answers, "question_time_limit_s": QUESTION_TIME_LIMIT_S,
+        "questions": HELD_QUESTIONS}
+    report["targets"] = TARGETS
     try:
         report["baseline"] = _status(held.pid())
+        print(f"bench: holding {seeded:,} seeded games: {report['baseline']['threads']:.0f} threads, RSS "
+              f"{report['baseline']['rss_mib']:.0f} MiB; opening {config.held_live:,} games live "
+              f"({config.held_concurrency} at a time)", file=sys.stderr)
         began = time.monotonic()
-        chats = await create_users(standin, config.held_games)
+        chats = await create_users(standin, config.held_live)
         report["users_s"] = time.monotonic() - began
         cpu_before = held.cpu()
+        peak_before = len(watch.samples)
         await open_games(standin, chats, questions=HELD_QUESTIONS, concurrency=config.held_concurrency,
                          budget_s=config.held_budget_s, opening=opening)
         cpu_after = held.cpu()
@@ -104,13 +114,16 @@ async def _measure(config: BenchConfig, stack: BenchStack, held: HeldStack) -> d
         report["opening"]["cpu"] = cpu_report(cpu_before, cpu_after, answers=opened, elapsed_s=opening.elapsed_s)
         report["opening"]["telebot_cpu_ms_per_game"] = (
             (cpu_after["telebot"] - cpu_before["telebot"]) * 1000 / opened if opened else None)
-        report["rss_fit"] = rss_fit([(s.games_open, s.rss_mib) for s in watch.samples if s.games_open > 0],
-                                    TARGETS["games"])
+        report["opening"]["peak_threads"] = max((s.threads for s in watch.samples[peak_before:]), default=0)
         print(f"bench: {opened:,} games opened in {opening.elapsed_s:.0f} s "
               f"({report['opening']['games_per_s']:.1f}/s); quiet for {config.held_quiet_s:g} s", file=sys.stderr)
         report["quiet"] = await _quiet(standin, held, config.held_quiet_s)
+        spent = cpu_after["telebot"] - cpu_before["telebot"]
+        report["opening"]["telebot_cpu_ms_per_game_net"] = (
+            max(spent - report["quiet"]["telebot_cores"] * opening.elapsed_s, 0.0) * 1000 / opened if opened else None)
         now = time.monotonic()
-        report["held"] = {**_status(held.pid()), "games_open": opened, "peak_threads": watch.peak_threads,
+        report["held"] = {**_status(held.pid()), "games_open": seeded + opened, "seeded": seeded, "live": opened,
+                          "peak_threads": watch.peak_threads,
                           "games_past_first_timer": sum(1 for at in opening.opened_at
                                                         if now - at > QUESTION_TIME_LIMIT_S),
                           "games_past_idle_stop": sum(1 for at in opening.opened_at
@@ -132,6 +145,8 @@ async def _measure(config: BenchConfig, stack: BenchStack, held: HeldStack) -> d
                                            rate=max(report["probe"]["answers_per_s"], 1.0),
                                            seconds=max(probe.seconds, 5.0))
         report["telebot_added_ms"] = _added(report["probe"]["reply_ms"], report["floor"]["result_ms"])
+        # What a restart reads to schedule them, timed apart (the same store actor and query, the telebot up).
+        report["schedule_read"] = await asyncio.to_thread(time_schedule_read, held.database_url)
         report["restart"] = await _restart(standin, held, players, watch)
         if config.held_probe_after_restart:
             report["after_restart"] = (await answer_rounds(standin, players,
@@ -181,10 +196,14 @@ async def _restart(standin: AsyncStandin, held: HeldStack, players: list[ProbePl
     killed = time.monotonic()
     held.kill_telebot()
     held.start_telebot()
+    spawned_s = time.monotonic() - killed
     waiting = asyncio.create_task(tap_and_wait(standin, players, since=killed, timeout_s=RESTART_TIMEOUT_S))
     await asyncio.to_thread(held.wait_ready, RESTART_TIMEOUT_S)
     ready_s = time.monotonic() - killed
     answered = (await waiting).report()
-    print(f"bench: ready {ready_s:.1f} s after the kill; probe games answered again after "
-          f"{answered['reply_ms'].get('max', float('nan')) / 1000:.1f} s (the slowest)", file=sys.stderr)
-    return {"ready_s": ready_s, "answered": answered, "killed_at_s": killed - watch.started}
+    lines = held.start_lines()
+    print(f"bench: ready {ready_s:.1f} s after the kill ({lines['resumed']:,} open games resumed); probe games "
+          f"answered again after {answered['reply_ms'].get('max', float('nan')) / 1000:.1f} s (the slowest)",
+          file=sys.stderr)
+    return {"ready_s": ready_s, "spawned_s": spawned_s, "answered": answered, "killed_at_s": killed - watch.started,
+            **lines}
