@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 
@@ -173,19 +174,20 @@ _OLD_HEADINGS = ("## Games held open by one telebot", HEADING)
 _OLD_ROWS = ("| 10,000 active games per telebot", "open games in one telebot: at most", "| ... and under",
              "| telebot CPU <=", "| probe answer -> reply p99", "| SIGKILL + restart")
 _OLD_FINDING = "- Held games"
-FINDING = """\
-- Held games (the session-shard telebot; figures in the held-games section): threads and memory are no longer
-  the limit: {games:,} open games in {threads} threads and {rss:.0f} MiB, a restart over all of them answering
-  again after {restart}. The CPU targets are missed in the telebot's
-  HTTP clients, not its engine: an opened game makes about 3 HTTP calls (the "preparing" reply, the API create,
-  the question) and an answer about 5 (getUpdates, answerCallbackQuery, the API submit, the reveal edit, the next
-  question), and one python-telegram-bot call costs 1.4-1.9 ms of client CPU on this box against an idle
-  stand-in (a bare httpx POST 1.0 ms). In a per-thread CPU profile (cProfile on each thread's CPU clock, 2026-12-02)
-  the HTTP client stack (PTB, httpx, httpcore) was about two thirds of the telebot's CPU while answering, the Kafka
-  consumer about a quarter (its 10 ms fetch loop runs whenever results flow: about 8 ms per answer at 12 answers/s),
-  shards and store together about a tenth. So <= 1 ms per answer and <= 2 ms per opened game are out of reach of
-  this client stack at these call counts, and the probe's p99 is bursts of answers queueing on the one event loop
-  that makes all of those calls."""
+FINDING = (
+    "- Held games (the session-shard telebot; figures in the held-games section): threads and memory are no longer "
+    "the limit: {games:,} open games in {threads} threads and {rss:.0f} MiB, a restart over all of them answering "
+    "again after {restart}. The CPU targets are missed in the telebot's HTTP clients more than in its engine: an "
+    "opened game makes about 3 HTTP calls (the \"preparing\" reply, the API create, the question) and an answer "
+    "about 5 (getUpdates, answerCallbackQuery, the API submit, the reveal edit, the next question), and one "
+    "python-telegram-bot call costs 1.4-1.9 ms of client CPU on this box against an idle stand-in (a bare httpx POST "
+    "1.0 ms). In per-thread CPU profiles (cProfile on each thread's CPU clock, 2026-12-02) the HTTP client stack "
+    "(PTB, httpx, httpcore) was about half of the telebot's CPU while games opened and more than half while they "
+    "were answered, the Kafka clients (the consumer's 10 ms fetch loop runs whenever results flow, and the producer) "
+    "about a quarter, the session shards and the store 10-15%. So <= 1 ms per answer and <= 2 ms per opened game "
+    "are out of reach of this client stack at these call counts, and the probe's p99 is bursts of answers "
+    "queueing on the one event loop that makes all of those calls."
+)
 
 
 def finding(held: dict[str, Any]) -> str:
@@ -194,8 +196,9 @@ def finding(held: dict[str, Any]) -> str:
         return "- Held games: the held-games phase failed in its last run (see its section)."
     answered = (held.get("restart") or {}).get("answered") or {}
     slowest = (answered.get("reply_ms") or {}).get("max")
-    return FINDING.format(games=held["held"]["games_open"], threads=held["held"]["threads"],
+    text = FINDING.format(games=held["held"]["games_open"], threads=held["held"]["threads"],
                           rss=held["held"]["rss_mib"], restart="n/a" if slowest is None else f"{slowest / 1000:.1f} s")
+    return textwrap.fill(text, width=114, subsequent_indent="  ", break_on_hyphens=False)
 
 
 def lead(results: dict[str, Any]) -> str:
