@@ -226,7 +226,8 @@ def render(results: dict[str, Any], *, notes: str) -> str:
     if failed:
         out += ["", "## Phases that failed in this run", ""]
         out += [f"- {name}: {error}" for name, error in failed.items()]
-    out += ["", notes.strip(), ""]
+    held = results.get("held-games")
+    out += ["", (document_held.with_finding(notes, held) if held else notes).strip(), ""]
     return "\n".join(out)
 
 

@@ -201,6 +201,18 @@ def finding(held: dict[str, Any]) -> str:
     return textwrap.fill(text, width=114, subsequent_indent="  ", break_on_hyphens=False)
 
 
+def with_finding(text: str, held: dict[str, Any]) -> str:
+    """``text`` (the findings) with its held-games bullet replaced by :func:`finding`'s."""
+    out: list[str] = []
+    replacing = False
+    for line in text.splitlines():
+        if replacing and line.startswith("  "):
+            continue  # the old bullet's continuation lines
+        replacing = line.startswith(_OLD_FINDING)
+        out.append(finding(held) if replacing else line)
+    return "\n".join(out)
+
+
 def lead(results: dict[str, Any]) -> str:
     """Which run the section comes from, and how busy the box was."""
     machine = results.get("machine") or {}
